@@ -1,0 +1,72 @@
+// One agent's loop: ask the model, run the first code block in the agent's REPL, show the output,
+// repeat until FINAL or the call budget is spent.
+import type { ChatMessage } from "./llm_client.ts";
+import { type AgentBrief, extractCode, firstUserMessage, NO_CODE_BLOCK_OBSERVATION, stepObservation, systemPrompt } from "./prompts.ts";
+import { describeContext } from "./context_description.ts";
+import { budgetError } from "./errors.ts";
+import type { Run } from "./run.ts";
+
+export type AgentSpec = {
+  id: string;
+  parentId: string | null;
+  depth: number;
+  model: string;
+  instruction: string | null;
+  context: unknown;
+};
+
+export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown> {
+  const config = run.config;
+  const brief: AgentBrief = {
+    depth: agent.depth,
+    maxDepth: config.max_depth,
+    maxCalls: config.max_calls_per_subagent,
+    instruction: agent.instruction,
+    contextDescription: describeContext(agent.context),
+  };
+  const messages: ChatMessage[] = [
+    { role: "system", content: systemPrompt(brief) },
+    { role: "user", content: firstUserMessage(brief) },
+  ];
+  const contextIsText = typeof agent.context === "string";
+  const contextBytes = new TextEncoder().encode(contextIsText ? agent.context as string : JSON.stringify(agent.context));
+  const replReady = run.pool.createAgent(agent.id, contextBytes, contextIsText);
+  replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
+  let loggedMessages = 0;
+  let steps = 0;
+  try {
+    for (let call = 1; call <= config.max_calls_per_subagent; call++) {
+      const completion = await run.callModel(agent, call, messages, loggedMessages);
+      messages.push({ role: "assistant", content: completion });
+      loggedMessages = messages.length; // the reply itself is logged as the call's completion
+      const code = extractCode(completion);
+      if (code === null) {
+        messages.push({ role: "user", content: NO_CODE_BLOCK_OBSERVATION });
+        continue;
+      }
+      await replReady;
+      steps += 1;
+      const started = performance.now();
+      const outcome = await run.pool.runStep(agent.id, steps, code);
+      run.throwIfStopped();
+      run.log.write({
+        event: "code_step",
+        agent_id: agent.id,
+        step: steps,
+        code,
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
+        error: outcome.error,
+        final: outcome.final_json !== null,
+        duration_s: (performance.now() - started) / 1000,
+      });
+      if (outcome.final_json !== null) return JSON.parse(outcome.final_json);
+      messages.push({ role: "user", content: stepObservation(outcome, config.truncate_len) });
+    }
+  } finally {
+    run.pool.dropAgent(agent.id);
+  }
+  throw budgetError(
+    `agent ${agent.id} used all max_calls_per_subagent=${config.max_calls_per_subagent} model calls without calling FINAL`,
+  );
+}

@@ -1,0 +1,19 @@
+// The merged run configuration, as validated and sent by the Python host (fast_rlm/config.py is the
+// one definition of these fields; this type mirrors it).
+export type EngineConfig = {
+  primary_agent: string;
+  sub_agent: string;
+  base_url: string;
+  max_depth: number;
+  max_calls_per_subagent: number;
+  truncate_len: number;
+  max_concurrency: number;
+  workers: number;
+  max_money_spent: number | null;
+  max_completion_tokens: number | null;
+  max_prompt_tokens: number | null;
+  llm_timeout_s: number;
+  llm_max_retries: number;
+  step_timeout_s: number;
+  run_timeout_s: number | null;
+};

@@ -1,0 +1,89 @@
+// The JSONL log schema, version 1: one definition of every event type the engine writes.
+// The README's "Log schema" section documents it; fast_rlm/events.py mirrors it in Python.
+import type { CallUsage, Usage } from "./usage.ts";
+import type { ErrorInfo } from "./protocol.ts";
+
+export const LOG_SCHEMA_VERSION = 1;
+
+type Common = { v: 1; ts: number; run_id: string };
+
+export type RunStart = Common & {
+  event: "run_start";
+  config: Record<string, unknown>;
+  query_type: string;
+  query_chars: number;
+  query_preview: string;
+  instruction: string | null;
+  workers: number;
+};
+
+export type AgentStart = Common & {
+  event: "agent_start";
+  agent_id: string;
+  parent_id: string | null;
+  depth: number;
+  model: string;
+  instruction: string | null;
+  context_type: string;
+  context_chars: number;
+  context_preview: string;
+};
+
+export type LlmCall = Common & {
+  event: "llm_call";
+  agent_id: string;
+  call: number;
+  model: string;
+  // Messages added since this agent's previous call: the full prompt is the concatenation.
+  new_messages: { role: string; content: string }[];
+  completion: string;
+  usage: CallUsage;
+  duration_s: number;
+  attempts: number;
+};
+
+export type LlmRetry = Common & {
+  event: "llm_retry";
+  agent_id: string;
+  call: number;
+  attempt: number;
+  reason: string;
+  wait_s: number;
+};
+
+export type CodeStep = Common & {
+  event: "code_step";
+  agent_id: string;
+  step: number;
+  code: string | null;
+  stdout: string;
+  stderr: string;
+  error: string | null;
+  final: boolean;
+  duration_s: number;
+};
+
+export type AgentEnd = Common & {
+  event: "agent_end";
+  agent_id: string;
+  status: "done" | "failed";
+  result?: unknown;
+  error?: ErrorInfo;
+  llm_calls: number;
+  duration_s: number;
+};
+
+export type RunEnd = Common & {
+  event: "run_end";
+  status: "ok" | "error" | "cancelled";
+  results?: unknown;
+  error?: ErrorInfo;
+  usage: Usage;
+  duration_s: number;
+};
+
+export type LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd;
+
+// An event without the fields the writer fills in (distributes over the union).
+export type EventBody = LogEvent extends infer E ? E extends LogEvent ? Omit<E, "v" | "ts" | "run_id"> : never
+  : never;

@@ -1,0 +1,71 @@
+// What the model is told. The system prompt explains the REPL; the first user message describes
+// the context (never its full contents) and states the task.
+
+export type AgentBrief = {
+  depth: number;
+  maxDepth: number;
+  maxCalls: number;
+  instruction: string | null;
+  contextDescription: string;
+};
+
+export function systemPrompt(brief: AgentBrief): string {
+  const canRecurse = brief.depth < brief.maxDepth;
+  const recursion = canRecurse
+    ? `- \`await llm_query(data, instruction=None)\` starts a helper agent whose \`context\` is \`data\` (any
+  JSON-like value) and returns the value it passes to FINAL, as a Python object. Give it a clear
+  \`instruction\`. Helpers have their own REPL and can split their work further.
+- \`await batch_llm_query(llm_query(a, "..."), llm_query(b, "..."), ...)\` runs helpers at the same time
+  and returns their results in order (\`asyncio.gather\` works too). Prefer it for independent pieces.
+- A failed helper raises \`LLMQueryError\` with the reason.`
+    : `- You are at the deepest level allowed: \`llm_query\` is not available here. Solve the task in code.`;
+  return `You are an agent working inside a Python REPL. Your input is far too large to read whole, so it
+is not in this conversation: it is stored in the REPL variable \`context\`.
+
+How to work:
+- Reply with exactly one fenced code block tagged \`repl\`, like:
+\`\`\`repl
+print(type(context), len(context))
+\`\`\`
+- The code runs in a persistent namespace (variables survive between steps). You see what it prints,
+  truncated, and the repr of a final bare expression. Print only what you need to see.
+- Top-level \`await\` works.
+${recursion}
+- When you have the answer, call \`FINAL(value)\` in a code block. \`value\` may be any JSON value:
+  a string, number, bool, None, list or dict. FINAL ends your work at once.
+
+You have at most ${brief.maxCalls} replies. Inspect the context with code, then compute the answer;
+do not guess what you have not looked at.`;
+}
+
+export function firstUserMessage(brief: AgentBrief): string {
+  const task = brief.instruction ?? "Answer the query held in `context`.";
+  return `Task: ${task}\n\n\`context\` holds: ${brief.contextDescription}\n\nWrite your first \`\`\`repl block.`;
+}
+
+export const NO_CODE_BLOCK_OBSERVATION =
+  "Your reply had no ```repl code block, so nothing ran. Reply with one ```repl block; call FINAL(value) in it when done.";
+
+export function stepObservation(
+  outcome: { stdout: string; stderr: string; error: string | null },
+  truncateLength: number,
+): string {
+  const parts: string[] = [];
+  if (outcome.stdout) parts.push(outcome.stdout);
+  if (outcome.stderr) parts.push(`[stderr]\n${outcome.stderr}`);
+  if (outcome.error) parts.push(`[error]\n${outcome.error}`);
+  const text = parts.join("\n").trimEnd();
+  if (!text) return "[the code ran and printed nothing]";
+  if (text.length <= truncateLength) return text;
+  return `${text.slice(0, truncateLength)}\n[... ${text.length - truncateLength} more characters truncated; print less]`;
+}
+
+// The first ```repl block of a reply; ```python is taken when there is no repl block, since models
+// often use it.
+export function extractCode(reply: string): string | null {
+  for (const tag of ["repl", "python"]) {
+    const match = reply.match(new RegExp("```" + tag + "[ \\t]*\\r?\\n([\\s\\S]*?)```"));
+    if (match) return match[1];
+  }
+  return null;
+}

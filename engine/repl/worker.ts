@@ -1,0 +1,73 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+// A REPL worker: one Pyodide interpreter, restored from a memory snapshot, hosting many agents'
+// namespaces (runtime.py). Runs with no net, env, write, run, ffi or sys permission; it can read only
+// the Pyodide files and the snapshot.
+import { loadPyodide, type PyodideAPI } from "pyodide";
+import type { FromWorker, ToWorker } from "./worker_messages.ts";
+
+const RUNTIME_MODULE = "_rlm_runtime";
+
+let pyodide: PyodideAPI;
+let runtime: any;
+let nextQueryId = 0;
+const pendingQueries = new Map<number, (replyJson: string) => void>();
+
+const post = (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, transfer);
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  switch (message.kind) {
+    case "init":
+      return await init(message.snapshotFile, message.runtimeSource, message.interruptBuffer);
+    case "create_agent": {
+      let error: string | null = null;
+      try {
+        runtime.create_agent(message.agentId, message.contextBytes, message.contextIsText);
+      } catch (failure) {
+        error = String(failure);
+      }
+      return post({ kind: "agent_created", agentId: message.agentId, error });
+    }
+    case "run_step":
+      return runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code);
+    case "llm_reply": {
+      const resolve = pendingQueries.get(message.queryId);
+      pendingQueries.delete(message.queryId);
+      return resolve?.(message.replyJson);
+    }
+    case "drop_agent":
+      return runtime.drop_agent(message.agentId);
+  }
+};
+
+async function init(snapshotFile: string | null, runtimeSource: string, interruptBuffer: SharedArrayBuffer) {
+  const started = performance.now();
+  try {
+    if (snapshotFile === null) {
+      // Make the snapshot of the bare interpreter: nothing imported beyond what Pyodide loads itself.
+      const fresh = await loadPyodide({ _makeSnapshot: true } as any);
+      return post({ kind: "snapshot", bytes: (fresh as any).makeMemorySnapshot() });
+    }
+    pyodide = await loadPyodide({ _loadSnapshot: Deno.readFileSync(snapshotFile) } as any);
+    // Anything an agent prints goes through runtime.py's routers; this catches only stray output.
+    pyodide.setStdout({ batched: () => {} });
+    pyodide.setStderr({ batched: () => {} });
+    pyodide.setInterruptBuffer(new Int32Array(interruptBuffer));
+    pyodide.registerJsModule("_rlm_host", {
+      llm_query: (agentId: string, payloadJson: string) =>
+        new Promise<string>((resolve) => {
+          const queryId = ++nextQueryId;
+          pendingQueries.set(queryId, resolve);
+          post({ kind: "llm_query", queryId, agentId, payloadJson });
+        }),
+      step_done: (stepId: string, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
+    });
+    pyodide.FS.writeFile(`/home/pyodide/${RUNTIME_MODULE}.py`, runtimeSource);
+    pyodide.runPython(`import sys; sys.path.insert(0, '/home/pyodide'); import ${RUNTIME_MODULE}`);
+    runtime = pyodide.pyimport(RUNTIME_MODULE);
+    post({ kind: "ready", loadMs: performance.now() - started });
+  } catch (error) {
+    post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });
+  }
+}

@@ -1,0 +1,52 @@
+// Token, call and cost totals. Cost stays null unless the provider reported it for every call:
+// a partial sum would understate what was spent.
+export type Usage = {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  llm_calls: number;
+  agents: number;
+  cost: number | null;
+};
+
+export type CallUsage = { prompt_tokens: number; completion_tokens: number; cost: number | null };
+
+export class UsageTotals {
+  private promptTokens = 0;
+  private completionTokens = 0;
+  private llmCalls = 0;
+  private agents = 0;
+  private reportedCost = 0;
+  private callsWithoutCost = 0;
+
+  addCall(call: CallUsage): void {
+    this.promptTokens += call.prompt_tokens;
+    this.completionTokens += call.completion_tokens;
+    this.llmCalls += 1;
+    if (call.cost === null) this.callsWithoutCost += 1;
+    else this.reportedCost += call.cost;
+  }
+
+  addAgent(): void {
+    this.agents += 1;
+  }
+
+  get cost(): number | null {
+    return this.llmCalls === 0 || this.callsWithoutCost > 0 ? null : this.reportedCost;
+  }
+
+  get knownCost(): number {
+    return this.reportedCost;
+  }
+
+  snapshot(): Usage {
+    return {
+      prompt_tokens: this.promptTokens,
+      completion_tokens: this.completionTokens,
+      total_tokens: this.promptTokens + this.completionTokens,
+      llm_calls: this.llmCalls,
+      agents: this.agents,
+      cost: this.cost,
+    };
+  }
+}

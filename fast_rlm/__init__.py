@@ -1,0 +1,7 @@
+"""fast-rlm: Recursive Language Models over a sandboxed, pooled Pyodide REPL."""
+
+from fast_rlm import errors
+from fast_rlm.config import RLMConfig
+from fast_rlm.run import run
+
+__all__ = ["RLMConfig", "errors", "run"]

@@ -1,0 +1,101 @@
+"""Finding Deno and filling the engine's dependency cache.
+
+Deno comes from the PyPI `deno` package. The first run (or `fast-rlm setup`) runs
+`deno install --frozen` into the cache's DENO_DIR; every run after that is offline
+(`--cached-only`). A marker named after the lock file's hash records a finished install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import subprocess
+from pathlib import Path
+
+from fast_rlm.errors import EngineStartError
+from fast_rlm.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
+
+ENGINE_ENTRYPOINTS = ("main.ts", "repl/worker.ts")
+
+
+def deno_binary() -> str:
+    try:
+        import deno
+    except ImportError:
+        raise EngineStartError(
+            "The `deno` Python package is missing. Reinstall fast-rlm (pip install fast-rlm) to get it."
+        ) from None
+    binary = deno.find_deno_bin()
+    if not binary or not Path(binary).is_file():
+        raise EngineStartError(f"The deno binary was not found (looked for {binary!r}). Reinstall the `deno` package.")
+    return str(binary)
+
+
+def deno_dir() -> Path:
+    return cache_dir() / "deno"
+
+
+def snapshot_file() -> Path:
+    deno_version = importlib.metadata.version("deno")
+    return cache_dir() / "snapshots" / f"pyodide-{pyodide_version()}-deno-{deno_version}.snap"
+
+
+# Network settings Deno needs to reach the npm registry and the model through a proxy or a private
+# certificate authority. Nothing else of the user's environment is passed on.
+_NETWORK_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "DENO_CERT", "DENO_TLS_CA_STORE",
+)
+
+
+def deno_environment() -> dict[str, str]:
+    """The whole environment of a Deno process: built from scratch, so no secret can leak in."""
+    network = {name: os.environ[name] for name in _NETWORK_VARIABLES if name in os.environ}
+    return {
+        **network,
+        "DENO_DIR": str(deno_dir()),
+        "DENO_NO_UPDATE_CHECK": "1",
+        "DENO_NO_PACKAGE_JSON": "1",
+        "NO_COLOR": "1",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(cache_dir()),
+    }
+
+
+def _install_marker() -> Path:
+    digest = hashlib.sha256(deno_lock_file().read_bytes() + deno_config_file().read_bytes()).hexdigest()[:16]
+    return deno_dir() / f"fast-rlm-installed-{digest}"
+
+
+def is_installed() -> bool:
+    return _install_marker().is_file()
+
+
+def install_engine_dependencies(force: bool = False) -> Path:
+    """Fetch the engine's npm packages into the cache once. Returns the DENO_DIR."""
+    if is_installed() and not force:
+        return deno_dir()
+    deno_dir().mkdir(parents=True, exist_ok=True)
+    (cache_dir() / "snapshots").mkdir(parents=True, exist_ok=True)
+    command = [
+        deno_binary(),
+        "install",
+        "--frozen",
+        "--config",
+        str(deno_config_file()),
+        "--lock",
+        str(deno_lock_file()),
+        "--entrypoint",
+        *(str(engine_dir() / entry) for entry in ENGINE_ENTRYPOINTS),
+    ]
+    completed = subprocess.run(
+        command, env=deno_environment(), cwd=engine_dir(), capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise EngineStartError(
+            "Installing the engine's dependencies failed (deno install). The first run needs access to "
+            f"the npm registry; after that fast-rlm works offline.\n{completed.stderr.strip()[-2000:]}"
+        )
+    _install_marker().touch()
+    return deno_dir()

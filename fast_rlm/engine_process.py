@@ -1,0 +1,154 @@
+"""Runs the Deno engine as a subprocess and speaks its protocol (engine/protocol.ts).
+
+The engine gets the least Deno permissions that let it work: read on its own files and the cache,
+write on the run's log file and the snapshot cache, net to the model's host:port only, no env, no
+run. Its environment is built from scratch, so nothing of the user's (keys included) reaches it;
+the API key travels in the start message instead.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
+from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
+from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
+
+STDERR_LINES_KEPT = 200
+CANCEL_GRACE_S = 3.0
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+def engine_command(log_file: Path, net_hosts: list[str]) -> list[str]:
+    snapshots = snapshot_file().parent
+    return [
+        deno_binary(),
+        "run",
+        "--cached-only",
+        "--frozen",
+        "--no-remote",
+        "--no-prompt",
+        "--unstable-worker-options",
+        "--config",
+        str(deno_config_file()),
+        "--lock",
+        str(deno_lock_file()),
+        f"--allow-read={engine_dir()},{deno_dir()},{snapshots}",
+        f"--allow-write={log_file},{snapshots}",
+        f"--allow-net={','.join(net_hosts)}",
+        str(engine_dir() / "main.ts"),
+    ]
+
+
+class EngineRun:
+    """One engine process for one run: send the start message, stream events, return the result."""
+
+    def __init__(self, start_message: dict[str, Any], log_file: Path, net_hosts: list[str]) -> None:
+        self._start_line = json.dumps(start_message, ensure_ascii=False) + "\n"
+        self._log_file = log_file
+        self._net_hosts = net_hosts
+        self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
+        self.saw_run_end = False
+
+    def execute(self, on_event: EventCallback) -> dict[str, Any]:
+        try:
+            process = subprocess.Popen(
+                engine_command(self._log_file, self._net_hosts),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=deno_environment(),
+                cwd=engine_dir(),
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+            )
+        except OSError as error:
+            raise EngineStartError(f"Cannot start the Deno engine: {error}") from None
+        stderr_reader = threading.Thread(target=self._collect_stderr, args=(process,), daemon=True)
+        stderr_reader.start()
+        writer = threading.Thread(target=self._send_start, args=(process,), daemon=True)
+        writer.start()
+        try:
+            return self._read_until_outcome(process, on_event)
+        except KeyboardInterrupt:
+            return self._cancel(process, on_event)
+        finally:
+            self._close(process)
+            stderr_reader.join(timeout=1)
+
+    def _send_start(self, process: subprocess.Popen[str]) -> None:
+        try:
+            assert process.stdin is not None
+            process.stdin.write(self._start_line)
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the engine died; the reader reports it with the engine's stderr
+
+    def _collect_stderr(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            self._stderr_tail.append(line.rstrip("\n"))
+
+    def _read_until_outcome(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
+        assert process.stdout is not None
+        for line in process.stdout:
+            message = json.loads(line)
+            if message["type"] == "event":
+                if message["event"]["event"] == "run_end":
+                    self.saw_run_end = True
+                on_event(message["event"])
+            elif message["type"] == "result":
+                return message
+            elif message["type"] == "fatal":
+                raise self._error_from(message)
+        process.wait()
+        raise EngineCrashError(
+            f"The engine exited (code {process.returncode}) without a result. Its last words:\n"
+            + "\n".join(self._stderr_tail)
+        )
+
+    def _cancel(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps({"type": "cancel"}) + "\n")
+            process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+        timer = threading.Timer(CANCEL_GRACE_S, process.kill)
+        timer.start()
+        try:
+            return self._read_until_outcome(process, on_event)
+        except EngineCrashError:
+            raise CancelledError("The run was cancelled; the engine was stopped.") from None
+        finally:
+            timer.cancel()
+
+    def _close(self, process: subprocess.Popen[str]) -> None:
+        try:
+            if process.stdin:
+                process.stdin.close()
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=CANCEL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _error_from(self, message: dict[str, Any]) -> Exception:
+        error = message["error"]
+        error_class = ENGINE_ERROR_TYPES.get(error["type"], EngineCrashError)
+        return error_class(
+            error["message"],
+            partial_results=message.get("partial_results"),
+            usage=message.get("usage"),
+            log_file=str(self._log_file),
+        )

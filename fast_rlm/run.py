@@ -1,0 +1,172 @@
+"""fast_rlm.run(): validate everything, start the engine, return the root agent's answer."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fast_rlm.config import RLMConfig, resolve_config
+from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
+from fast_rlm.engine_process import EngineRun
+from fast_rlm.errors import ConfigError, FastRLMError, LLMUnreachableError, QueryError
+from fast_rlm.progress import ProgressPrinter, parse_verbosity
+
+REACHABILITY_TIMEOUT_S = 5.0
+DEFAULT_LOG_DIR = "logs"
+
+
+def run(
+    query: str | dict | list | None = None,
+    prefix: str | None = None,
+    config: RLMConfig | dict[str, Any] | None = None,
+    verbose: bool | None = None,
+    *,
+    instruction: str | None = None,
+    input_file: str | Path | None = None,
+    verbosity: int | str | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    log_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Answer `query` with a recursive language model.
+
+    The query (or the contents of `input_file`) becomes the variable `context` in the root agent's
+    REPL; `instruction` says what to do with it. Returns {"results", "usage", "log_file", "run_id"}.
+    Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
+    """
+    context, instruction = _resolve_input(query, input_file, instruction)
+    resolved = resolve_config(config)
+    api_key = resolved.resolved_api_key()
+    base_url = resolved.resolved_base_url()
+    net_host = _check_reachable(base_url)
+    level = parse_verbosity(verbosity, verbose)
+    install_engine_dependencies()
+
+    started = time.monotonic()
+    run_id = uuid.uuid4().hex
+    log_file = _new_log_file(Path(log_dir or DEFAULT_LOG_DIR), prefix, run_id)
+    start_message = {
+        "type": "start",
+        "run_id": run_id,
+        "config": resolved.engine_fields(),
+        "api_key": api_key,
+        "query": context,
+        "instruction": instruction,
+        "log_file": str(log_file),
+        "snapshot_file": str(snapshot_file()),
+    }
+    progress = ProgressPrinter(level)
+
+    def dispatch(event: dict[str, Any]) -> None:
+        progress.show(event)
+        if on_event is not None:
+            on_event(event)
+        if on_step is not None and event["event"] == "code_step":
+            on_step(event)
+
+    engine = EngineRun(start_message, log_file, [net_host])
+    try:
+        outcome = engine.execute(dispatch)
+    except FastRLMError as error:
+        error.log_file = str(log_file)
+        if not engine.saw_run_end:
+            _close_log(log_file, run_id, error, time.monotonic() - started)
+        progress.failed(error)
+        raise
+    result = {"results": outcome["results"], "usage": outcome["usage"], "log_file": str(log_file), "run_id": run_id}
+    progress.finished(result)
+    return result
+
+
+def _resolve_input(
+    query: Any, input_file: str | Path | None, instruction: str | None
+) -> tuple[Any, str | None]:
+    if input_file is not None:
+        path = Path(input_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise QueryError(f"Cannot read input_file {str(path)!r}: {error}. Pass a readable UTF-8 file.") from None
+        context: Any = _parse_json_file(path, text) if path.suffix == ".json" else text
+        if query is not None:
+            if not isinstance(query, str):
+                raise QueryError("With input_file, `query` is the question about it and must be a str.")
+            instruction = instruction or query
+        query = context
+    if query is None:
+        raise QueryError("No query: pass a str, dict or list as `query`, or an `input_file`.")
+    if not isinstance(query, (str, dict, list)):
+        raise QueryError(
+            f"The query must be a str, dict or list, not {type(query).__name__}. "
+            "Convert it (str(...) or a dict of JSON values) first."
+        )
+    try:
+        json.dumps(query, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise QueryError(
+            f"The query must hold JSON values only (str, number, bool, None, list, dict): {error}."
+        ) from None
+    if instruction is not None and not isinstance(instruction, str):
+        raise QueryError(f"instruction must be a str, not {type(instruction).__name__}.")
+    return query, instruction
+
+
+def _parse_json_file(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise QueryError(f"input_file {str(path)!r} is not valid JSON: {error}.") from None
+
+
+def _check_reachable(base_url: str) -> str:
+    """Fails fast on an endpoint nobody answers at; returns the host:port the engine may reach."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base_url {base_url!r} is not an http(s) URL. Set base_url or RLM_MODEL_BASE_URL.")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=REACHABILITY_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise LLMUnreachableError(
+            f"Cannot connect to the model endpoint {base_url} ({error}). "
+            "Check base_url / RLM_MODEL_BASE_URL and your network."
+        ) from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"
+
+
+def _new_log_file(log_dir: Path, prefix: str | None, run_id: str) -> Path:
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"Cannot create log_dir {str(log_dir)!r}: {error}. Pass a writable log_dir.") from None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log_file = (log_dir / f"{prefix or 'run'}_{stamp}_{run_id[:8]}.jsonl").resolve()
+    log_file.touch()
+    return log_file
+
+
+def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: float) -> None:
+    """The engine died before writing run_end; write it so every log ends with one."""
+    usage = error.usage or {
+        "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "llm_calls": 0, "agents": 0, "cost": None,
+    }
+    closing = {
+        "v": 1,
+        "ts": time.time(),
+        "run_id": run_id,
+        "event": "run_end",
+        "status": "cancelled" if type(error).__name__ == "CancelledError" else "error",
+        "error": {"type": type(error).__name__, "message": str(error)},
+        "usage": usage,
+        "duration_s": duration_s,
+    }
+    with log_file.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(closing) + "\n")

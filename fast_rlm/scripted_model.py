@@ -1,0 +1,150 @@
+"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1.
+
+It stands in for the model in the demo, the tests, the examples and the benchmarks: a `responder`
+function reads each request and says what the "model" replies (or which HTTP failure to return).
+Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class ScriptedReply:
+    """One scripted answer: assistant text, or an HTTP failure (status and raw body)."""
+
+    content: str | None = None
+    status: int = 200
+    body: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    cost: float | None = None
+
+
+Responder = Callable[[dict[str, Any]], "str | ScriptedReply"]
+
+
+def first_user_message(request: dict[str, Any]) -> str:
+    return next(message["content"] for message in request["messages"] if message["role"] == "user")
+
+
+def last_user_message(request: dict[str, Any]) -> str:
+    return [message["content"] for message in request["messages"] if message["role"] == "user"][-1]
+
+
+def call_number(request: dict[str, Any]) -> int:
+    """1 for an agent's first model call, 2 for its second, ..."""
+    return 1 + sum(1 for message in request["messages"] if message["role"] == "assistant")
+
+
+def repl(code: str) -> str:
+    """A model reply holding one repl block."""
+    return f"```repl\n{code.strip()}\n```"
+
+
+def _estimated_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class _LoopbackHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a fan-out opens a hundred connections at once
+
+
+class ScriptedModelServer:
+    def __init__(self, responder: Responder, latency_s: float = 0.0) -> None:
+        self.responder = responder
+        self.latency_s = latency_s
+        self.requests: list[dict[str, Any]] = []
+        self.authorization_headers: list[str] = []
+        self._lock = threading.Lock()
+        self._server = _LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def start(self) -> ScriptedModelServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ScriptedModelServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _record(self, request: dict[str, Any], authorization: str) -> None:
+        with self._lock:
+            self.requests.append(request)
+            self.authorization_headers.append(authorization)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                request = json.loads(self.rfile.read(length))
+                server._record(request, self.headers.get("authorization", ""))
+                reply = server.responder(request)
+                if isinstance(reply, str):
+                    reply = ScriptedReply(content=reply)
+                if server.latency_s or reply.delay_s:
+                    time.sleep(server.latency_s + reply.delay_s)  # simulated model latency
+                body = reply.body if reply.body is not None else json.dumps(self._completion(request, reply))
+                encoded = body.encode()
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(encoded)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(encoded)
+
+            def _completion(self, request: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
+                content = reply.content or ""
+                prompt_tokens = sum(_estimated_tokens(message["content"]) for message in request["messages"])
+                usage: dict[str, Any] = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": _estimated_tokens(content),
+                    "total_tokens": prompt_tokens + _estimated_tokens(content),
+                }
+                if reply.cost is not None:
+                    usage["cost"] = reply.cost
+                return {
+                    "id": "scripted",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": request.get("model", "scripted"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": usage,
+                }
+
+        return Handler

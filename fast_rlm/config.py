@@ -23,9 +23,11 @@ DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 LOCAL_CONFIG_NAME = "rlm_config.yaml"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text()) or {}
+    except OSError as error:
+        raise ConfigError(f"Cannot read the config file {path}: {error}.") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}. Fix the file or remove it.") from None
     if not isinstance(loaded, dict):
@@ -33,7 +35,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
-_PACKAGED = _read_yaml(packaged_config_file())
+_PACKAGED = read_config_file(packaged_config_file())
 # Where the values being validated came from, for the error message.
 _validation_source: ContextVar[str] = ContextVar("rlm_config_source", default="RLMConfig(...)")
 
@@ -119,7 +121,7 @@ def resolve_config(config: RLMConfig | dict[str, Any] | None) -> RLMConfig:
     local = Path.cwd() / LOCAL_CONFIG_NAME
     sources = [str(packaged_config_file())]
     if local.is_file() and local.resolve() != packaged_config_file().resolve():
-        merged.update(_read_yaml(local))
+        merged.update(read_config_file(local))
         sources.append(str(local))
     if isinstance(config, RLMConfig):
         merged.update({name: getattr(config, name) for name in config.model_fields_set})

@@ -41,11 +41,11 @@ def run(
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
     """
     context, instruction = _resolve_input(query, input_file, instruction)
+    level = parse_verbosity(verbosity, verbose)
     resolved = resolve_config(config)
     api_key = resolved.resolved_api_key()
     base_url = resolved.resolved_base_url()
     net_host = _check_reachable(base_url)
-    level = parse_verbosity(verbosity, verbose)
     install_engine_dependencies()
 
     started = time.monotonic()

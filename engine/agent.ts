@@ -1,7 +1,14 @@
 // One agent's loop: ask the model, run the first code block in the agent's REPL, show the output,
 // repeat until FINAL or the call budget is spent.
 import type { ChatMessage } from "./llm_client.ts";
-import { type AgentBrief, extractCode, firstUserMessage, NO_CODE_BLOCK_OBSERVATION, stepObservation, systemPrompt } from "./prompts.ts";
+import {
+  type AgentBrief,
+  extractCode,
+  firstUserMessage,
+  NO_CODE_BLOCK_OBSERVATION,
+  stepObservation,
+  systemPrompt,
+} from "./prompts.ts";
 import { describeContext } from "./context_description.ts";
 import { budgetError } from "./errors.ts";
 import type { Run } from "./run.ts";
@@ -29,7 +36,9 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     { role: "user", content: firstUserMessage(brief) },
   ];
   const contextIsText = typeof agent.context === "string";
-  const contextBytes = new TextEncoder().encode(contextIsText ? agent.context as string : JSON.stringify(agent.context));
+  const contextBytes = new TextEncoder().encode(
+    contextIsText ? agent.context as string : JSON.stringify(agent.context),
+  );
   const replReady = run.pool.createAgent(agent.id, contextBytes, contextIsText);
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
   let loggedMessages = 0;

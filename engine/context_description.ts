@@ -49,7 +49,9 @@ function shape(value: unknown, depth: number): string {
         : "";
       return `${indent}  ${JSON.stringify(key)}: ${typeName(child)}${size}`;
     });
-    const more = keys.length > MAX_KEYS_SHOWN ? `\n${indent}  ... ${keys.length - MAX_KEYS_SHOWN} more keys` : "";
+    const more = keys.length > MAX_KEYS_SHOWN
+      ? `\n${indent}  ... ${keys.length - MAX_KEYS_SHOWN} more keys`
+      : "";
     return `${indent}a dict with ${keys.length} keys:\n${lines.join("\n")}${more}`;
   }
   return `${indent}a ${typeName(value)}`;

@@ -21,7 +21,11 @@ const BACKOFF_BASE_S = 0.5;
 const BACKOFF_CAP_S = 30;
 
 class RetryableFailure extends Error {
-  constructor(readonly reason: string, readonly retryAfterSeconds: number | null, readonly final: EngineError) {
+  constructor(
+    readonly reason: string,
+    readonly retryAfterSeconds: number | null,
+    readonly final: EngineError,
+  ) {
     super(reason);
   }
 }
@@ -45,7 +49,8 @@ export class LlmClient {
       } catch (error) {
         if (!(error instanceof RetryableFailure)) throw error;
         if (attempt > this.options.maxRetries) throw error.final;
-        const backoff = Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * (0.75 + Math.random() / 2);
+        const backoff = Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) *
+          (0.75 + Math.random() / 2);
         const waitSeconds = error.retryAfterSeconds ?? backoff;
         onRetry({ attempt, reason: error.reason, waitSeconds });
         await abortableSleep(waitSeconds * 1000, runSignal);
@@ -114,7 +119,11 @@ function parseCompletion(text: string): { text: string; usage: CallUsage } {
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new RetryableFailure("invalid JSON body", null, llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`));
+    throw new RetryableFailure(
+      "invalid JSON body",
+      null,
+      llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`),
+    );
   }
   const content = payload?.choices?.[0]?.message?.content;
   if (typeof content !== "string") {

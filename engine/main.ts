@@ -1,6 +1,6 @@
 // Engine entry point, spawned by the Python host (fast_rlm/engine_process.py). Reads the start
 // message, runs the agent tree, and reports one result or fatal error. See protocol.ts.
-import { errorInfo, EngineError } from "./errors.ts";
+import { EngineError, errorInfo } from "./errors.ts";
 import { LlmClient } from "./llm_client.ts";
 import { LogWriter } from "./log_writer.ts";
 import { type HostMessage, readHostMessages, sendToHost, type StartMessage } from "./protocol.ts";
@@ -38,7 +38,11 @@ async function main(): Promise<void> {
       timeoutSeconds: config.llm_timeout_s,
       maxRetries: config.llm_max_retries,
     });
-    pool = new ReplPool(start.snapshot_file, workerCount, (agentId, payload) => run!.handleChildQuery(agentId, payload));
+    pool = new ReplPool(
+      start.snapshot_file,
+      workerCount,
+      (agentId, payload) => run!.handleChildQuery(agentId, payload),
+    );
     run = new Run(config, llm, pool, log);
     listenForHostMessages(messages, run);
     if (config.run_timeout_s !== null) {
@@ -47,7 +51,13 @@ async function main(): Promise<void> {
     }
     const results = await run.runRoot(start.query, start.instruction);
     const usage = run.usage.snapshot();
-    log.write({ event: "run_end", status: "ok", results, usage, duration_s: (performance.now() - startedAt) / 1000 });
+    log.write({
+      event: "run_end",
+      status: "ok",
+      results,
+      usage,
+      duration_s: (performance.now() - startedAt) / 1000,
+    });
     sendToHost({ type: "result", results, usage });
   } catch (error) {
     const usage = run?.usage.snapshot() ??

@@ -57,7 +57,9 @@ export function stepObservation(
   const text = parts.join("\n").trimEnd();
   if (!text) return "[the code ran and printed nothing]";
   if (text.length <= truncateLength) return text;
-  return `${text.slice(0, truncateLength)}\n[... ${text.length - truncateLength} more characters truncated; print less]`;
+  return `${text.slice(0, truncateLength)}\n[... ${
+    text.length - truncateLength
+  } more characters truncated; print less]`;
 }
 
 // The first ```repl block of a reply; ```python is taken when there is no repl block, since models

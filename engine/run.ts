@@ -71,7 +71,9 @@ export class Run {
       model: agent.model,
       instruction: agent.instruction,
       context_type: typeName(agent.context),
-      context_chars: typeof agent.context === "string" ? agent.context.length : JSON.stringify(agent.context).length,
+      context_chars: typeof agent.context === "string"
+        ? agent.context.length
+        : JSON.stringify(agent.context).length,
       context_preview: preview(agent.context),
     });
     const llmCallsBefore = () => this.callsBy.get(agent.id) ?? 0;
@@ -102,7 +104,12 @@ export class Run {
 
   private readonly callsBy = new Map<string, number>();
 
-  async callModel(agent: AgentSpec, call: number, messages: ChatMessage[], loggedMessages: number): Promise<string> {
+  async callModel(
+    agent: AgentSpec,
+    call: number,
+    messages: ChatMessage[],
+    loggedMessages: number,
+  ): Promise<string> {
     this.throwIfStopped();
     this.checkRunBudgets();
     const started = performance.now();
@@ -168,7 +175,9 @@ export class Run {
     ];
     for (const [name, limit, spent] of limits) {
       if (limit !== null && spent >= limit) {
-        const error = budgetError(`${name}=${limit} reached (spent ${spent}); raise it in the config to go further`);
+        const error = budgetError(
+          `${name}=${limit} reached (spent ${spent}); raise it in the config to go further`,
+        );
         this.stop(error);
         throw error;
       }

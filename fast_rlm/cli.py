@@ -1,8 +1,8 @@
 """The `fast-rlm` command.
 
-    fast-rlm "query" [options]   run a query (results as JSON on stdout, progress on stderr)
-    fast-rlm demo                a recursive run on a built-in scripted model: no key, no network
-    fast-rlm setup               install the engine's dependencies into the cache now
+fast-rlm "query" [options]   run a query (results as JSON on stdout, progress on stderr)
+fast-rlm demo                a recursive run on a built-in scripted model: no key, no network
+fast-rlm setup               install the engine's dependencies into the cache now
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ EXIT_BAD_INPUT = 2
 def _query_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fast-rlm",
-        description="Answer a query with a Recursive Language Model. Also: `fast-rlm demo`, `fast-rlm setup`.",
+        description="Answer a query with a Recursive Language Model. Also: fast-rlm demo, fast-rlm setup.",
     )
     parser.add_argument("query", nargs="?", help="the query text (or the question about --input-file)")
     parser.add_argument("--input-file", help="a text or .json file that becomes `context`")

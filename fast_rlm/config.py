@@ -8,8 +8,8 @@ raise ConfigError before the engine starts.
 from __future__ import annotations
 
 import difflib
-from contextvars import ContextVar
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,9 @@ class RLMConfig(BaseModel):
     max_concurrency: int = Field(default_factory=lambda: _packaged("max_concurrency"), ge=1)
     workers: int = Field(default_factory=lambda: _packaged("workers"), ge=0)
     max_money_spent: float | None = Field(default_factory=lambda: _packaged("max_money_spent"), gt=0)
-    max_completion_tokens: int | None = Field(default_factory=lambda: _packaged("max_completion_tokens"), gt=0)
+    max_completion_tokens: int | None = Field(
+        default_factory=lambda: _packaged("max_completion_tokens"), gt=0
+    )
     max_prompt_tokens: int | None = Field(default_factory=lambda: _packaged("max_prompt_tokens"), gt=0)
     llm_timeout_s: float = Field(default_factory=lambda: _packaged("llm_timeout_s"), gt=0)
     llm_max_retries: int = Field(default_factory=lambda: _packaged("llm_max_retries"), ge=0)

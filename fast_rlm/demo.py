@@ -15,8 +15,22 @@ from fast_rlm.run import run
 from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl
 
 FRUITS = [
-    "strawberry", "raspberry", "blackberry", "cherry", "apricot", "orange", "pear", "grape",
-    "banana", "apple", "cranberry", "mulberry", "kiwi", "mango", "persimmon", "tangerine",
+    "strawberry",
+    "raspberry",
+    "blackberry",
+    "cherry",
+    "apricot",
+    "orange",
+    "pear",
+    "grape",
+    "banana",
+    "apple",
+    "cranberry",
+    "mulberry",
+    "kiwi",
+    "mango",
+    "persimmon",
+    "tangerine",
 ]
 COUNT_TASK = "Count the letter r in each fruit name; FINAL a dict of name -> count."
 SUM_TASK = "Add up these counts, delegating the arithmetic to a helper."
@@ -55,8 +69,12 @@ def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str,
         result = run(
             query,
             prefix="demo",
-            config={"base_url": server.base_url, "api_key": "demo-key", "primary_agent": "scripted-demo",
-                    "sub_agent": "scripted-demo"},
+            config={
+                "base_url": server.base_url,
+                "api_key": "demo-key",
+                "primary_agent": "scripted-demo",
+                "sub_agent": "scripted-demo",
+            },
             instruction=query["question"],
             log_dir=log_dir,
             verbosity=verbosity,

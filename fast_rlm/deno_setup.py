@@ -28,7 +28,9 @@ def deno_binary() -> str:
         ) from None
     binary = deno.find_deno_bin()
     if not binary or not Path(binary).is_file():
-        raise EngineStartError(f"The deno binary was not found (looked for {binary!r}). Reinstall the `deno` package.")
+        raise EngineStartError(
+            f"The deno binary was not found (looked for {binary!r}). Reinstall the `deno` package."
+        )
     return str(binary)
 
 
@@ -44,8 +46,17 @@ def snapshot_file() -> Path:
 # Network settings Deno needs to reach the npm registry and the model through a proxy or a private
 # certificate authority. Nothing else of the user's environment is passed on.
 _NETWORK_VARIABLES = (
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-    "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "DENO_CERT", "DENO_TLS_CA_STORE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "DENO_CERT",
+    "DENO_TLS_CA_STORE",
 )
 
 

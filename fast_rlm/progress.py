@@ -16,7 +16,11 @@ def parse_verbosity(verbosity: int | str | None, verbose: bool | None) -> int:
         return FULL if verbose else (SILENT if verbose is False else SUMMARY)
     if isinstance(verbosity, str) and verbosity.lower() in _NAMED_LEVELS:
         return _NAMED_LEVELS[verbosity.lower()]
-    if isinstance(verbosity, int) and not isinstance(verbosity, bool) and verbosity in (SILENT, SUMMARY, FULL):
+    if (
+        isinstance(verbosity, int)
+        and not isinstance(verbosity, bool)
+        and verbosity in (SILENT, SUMMARY, FULL)
+    ):
         return verbosity
     from fast_rlm.errors import ConfigError
 
@@ -51,15 +55,19 @@ class ProgressPrinter:
         kind = event["event"]
         indent = "  " * event.get("depth", event.get("agent_id", "").count("."))
         if kind == "agent_start":
-            self._print(f"{indent}▶ {event['agent_id']} ({event['model']}) {_short(event['instruction'] or '')}")
+            self._print(
+                f"{indent}▶ {event['agent_id']} ({event['model']}) {_short(event['instruction'] or '')}"
+            )
         elif kind == "agent_end":
             indent = "  " * event["agent_id"].count(".")
             if event["status"] == "done":
                 self._print(f"{indent}✓ {event['agent_id']} -> {_short(event.get('result'))}")
             else:
-                self._print(f"{indent}✗ {event['agent_id']} {event['error']['type']}: {_short(event['error']['message'])}")
+                error = event["error"]
+                self._print(f"{indent}✗ {event['agent_id']} {error['type']}: {_short(error['message'])}")
         elif kind == "llm_retry":
-            self._print(f"  retry {event['agent_id']} call {event['call']}: {event['reason']}, waiting {event['wait_s']:.1f}s")
+            wait = f"waiting {event['wait_s']:.1f}s"
+            self._print(f"  retry {event['agent_id']} call {event['call']}: {event['reason']}, {wait}")
         elif kind == "code_step" and self.level == FULL:
             indent = "  " * (event["agent_id"].count(".") + 1)
             self._print(f"{indent}[{event['agent_id']} step {event['step']}] {_short(event['code'] or '')}")

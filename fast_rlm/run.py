@@ -79,7 +79,12 @@ def run(
             _close_log(log_file, run_id, error, time.monotonic() - started)
         progress.failed(error)
         raise
-    result = {"results": outcome["results"], "usage": outcome["usage"], "log_file": str(log_file), "run_id": run_id}
+    result = {
+        "results": outcome["results"],
+        "usage": outcome["usage"],
+        "log_file": str(log_file),
+        "run_id": run_id,
+    }
     progress.finished(result)
     return result
 
@@ -92,7 +97,9 @@ def _resolve_input(
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise QueryError(f"Cannot read input_file {str(path)!r}: {error}. Pass a readable UTF-8 file.") from None
+            raise QueryError(
+                f"Cannot read input_file {str(path)!r}: {error}. Pass a readable UTF-8 file."
+            ) from None
         context: Any = _parse_json_file(path, text) if path.suffix == ".json" else text
         if query is not None:
             if not isinstance(query, str):
@@ -146,7 +153,9 @@ def _new_log_file(log_dir: Path, prefix: str | None, run_id: str) -> Path:
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"Cannot create log_dir {str(log_dir)!r}: {error}. Pass a writable log_dir.") from None
+        raise ConfigError(
+            f"Cannot create log_dir {str(log_dir)!r}: {error}. Pass a writable log_dir."
+        ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_file = (log_dir / f"{prefix or 'run'}_{stamp}_{run_id[:8]}.jsonl").resolve()
     log_file.touch()
@@ -156,7 +165,12 @@ def _new_log_file(log_dir: Path, prefix: str | None, run_id: str) -> Path:
 def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: float) -> None:
     """The engine died before writing run_end; write it so every log ends with one."""
     usage = error.usage or {
-        "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "llm_calls": 0, "agents": 0, "cost": None,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "total_tokens": 0,
+        "llm_calls": 0,
+        "agents": 0,
+        "cost": None,
     }
     closing = {
         "v": 1,

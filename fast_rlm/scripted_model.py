@@ -142,7 +142,11 @@ class ScriptedModelServer:
                     "created": int(time.time()),
                     "model": request.get("model", "scripted"),
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
                     ],
                     "usage": usage,
                 }

@@ -35,7 +35,9 @@ def chain(depth: int):
     """Each agent passes its context down until the deepest, which adds the depth it reached."""
 
     def respond(request: dict[str, Any]) -> str:
-        instruction_depth = 0 if is_root(request) else int(first_user_message(request).split("level ")[1].split(".")[0])
+        instruction_depth = (
+            0 if is_root(request) else int(first_user_message(request).split("level ")[1].split(".")[0])
+        )
         if instruction_depth < depth:
             return repl(f"FINAL(await llm_query(context, 'pass it on, level {instruction_depth + 1}.'))")
         return repl("FINAL(context + ' reached the bottom')")
@@ -51,7 +53,9 @@ def dict_context(request: dict[str, Any]) -> str:
     """Two steps: inspect the dict, then answer from it (the dict must stay a dict)."""
     if call_number(request) == 1:
         return repl("print(type(context).__name__, sorted(context))")
-    return repl("FINAL({'kind': type(context).__name__, 'total': sum(context['numbers']), 'name': context['name']})")
+    return repl(
+        "FINAL({'kind': type(context).__name__, 'total': sum(context['numbers']), 'name': context['name']})"
+    )
 
 
 def no_repl_block_first(request: dict[str, Any]) -> str:
@@ -76,7 +80,9 @@ class FailThenSucceed:
             self.seen += 1
             failing = self.seen <= self.failures
         if failing:
-            return ScriptedReply(status=self.status, body='{"error": {"message": "scripted failure"}}', headers=self.headers)
+            return ScriptedReply(
+                status=self.status, body='{"error": {"message": "scripted failure"}}', headers=self.headers
+            )
         return repl("FINAL('recovered')")
 
 

@@ -73,7 +73,9 @@ def test_bad_local_yaml_names_the_file(isolated_workdir):
 
 
 def test_config_layers_merge_in_order(isolated_workdir, monkeypatch):
-    (isolated_workdir / "rlm_config.yaml").write_text("max_depth: 1\nsub_agent: local-sub\ntruncate_len: 999\n")
+    (isolated_workdir / "rlm_config.yaml").write_text(
+        "max_depth: 1\nsub_agent: local-sub\ntruncate_len: 999\n"
+    )
     monkeypatch.setenv("RLM_MODEL_BASE_URL", "http://127.0.0.1:9/v1")
     passed = RLMConfig()
     passed.truncate_len = 500

@@ -31,7 +31,9 @@ def test_demo_runs_a_recursive_fan_out_and_chain_with_no_key(isolated_workdir):
 def test_query_command_prints_results_as_json(scripted_server):
     server = scripted_server(scenarios.fan_out(3))
     completed = _command(
-        "squares", "--verbosity", "0",
+        "squares",
+        "--verbosity",
+        "0",
         env={"RLM_MODEL_API_KEY": "cli-key-0000", "RLM_MODEL_BASE_URL": server.base_url},
     )
     assert completed.returncode == 0, completed.stderr

@@ -52,13 +52,20 @@ export async function ensureSnapshot(snapshotFile: string): Promise<void> {
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.kind === "snapshot") resolve(message.bytes);
-      else if (message.kind === "init_failed") reject(replError(`cannot make the interpreter snapshot: ${message.message}`));
+      else if (message.kind === "init_failed") {
+        reject(replError(`cannot make the interpreter snapshot: ${message.message}`));
+      }
     };
     worker.onerror = (event) => {
       event.preventDefault();
       reject(replError(`cannot make the interpreter snapshot: ${event.message}`));
     };
-    const init: ToWorker = { kind: "init", snapshotFile: null, runtimeSource: "", interruptBuffer: new SharedArrayBuffer(4) };
+    const init: ToWorker = {
+      kind: "init",
+      snapshotFile: null,
+      runtimeSource: "",
+      interruptBuffer: new SharedArrayBuffer(4),
+    };
     worker.postMessage(init);
   });
   worker.terminate();
@@ -117,17 +124,26 @@ export class ReplPool {
       event.preventDefault();
       markFailed(replError(`a REPL worker crashed: ${event.message}`));
     };
-    const init: ToWorker = { kind: "init", snapshotFile: this.snapshotFile, runtimeSource: RUNTIME_SOURCE, interruptBuffer };
+    const init: ToWorker = {
+      kind: "init",
+      snapshotFile: this.snapshotFile,
+      runtimeSource: RUNTIME_SOURCE,
+      interruptBuffer,
+    };
     worker.postMessage(init);
     return slot;
   }
 
   async createAgent(agentId: string, contextBytes: Uint8Array, contextIsText: boolean): Promise<void> {
-    const slot = this.slots.reduce((best, candidate) => candidate.agentCount < best.agentCount ? candidate : best);
+    const slot = this.slots.reduce((best, candidate) =>
+      candidate.agentCount < best.agentCount ? candidate : best
+    );
     slot.agentCount += 1;
     this.agentSlots.set(agentId, slot);
     await slot.ready;
-    const created = new Promise<void>((resolve, reject) => this.pendingCreates.set(agentId, { resolve, reject }));
+    const created = new Promise<void>((resolve, reject) =>
+      this.pendingCreates.set(agentId, { resolve, reject })
+    );
     const message: ToWorker = { kind: "create_agent", agentId, contextBytes, contextIsText };
     slot.worker.postMessage(message, [contextBytes.buffer as ArrayBuffer]);
     await created;

@@ -3,7 +3,7 @@
 import { EngineError, errorInfo } from "./errors.ts";
 import { LlmClient } from "./llm_client.ts";
 import { LogWriter } from "./log_writer.ts";
-import { type HostMessage, readHostMessages, sendToHost, type StartMessage } from "./protocol.ts";
+import { type HostMessage, readHostMessages, sendToHost, setProtocolToken, type StartMessage } from "./protocol.ts";
 import { ensureSnapshot, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { preview, typeName } from "./context_description.ts";
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const first = await messages.next();
   if (first.done || first.value.type !== "start") throw new Error("the host must send a start message first");
   const start = first.value as StartMessage;
+  setProtocolToken(start.protocol_token);
   const startedAt = performance.now();
   const log = new LogWriter(start.log_file, start.run_id, [start.api_key]);
   const config = start.config;

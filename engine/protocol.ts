@@ -10,6 +10,9 @@ import type { Usage } from "./usage.ts";
 export type StartMessage = {
   type: "start";
   run_id: string;
+  // Echoed in every message to the host, which ignores lines without it: agent code never sees the
+  // token, so nothing it manages to print can pass for the engine.
+  protocol_token: string;
   config: EngineConfig;
   api_key: string;
   query: unknown;
@@ -42,14 +45,19 @@ export type FatalMessage = {
 export type EngineMessage = EventMessage | ResultMessage | FatalMessage;
 
 const encoder = new TextEncoder();
+let protocolToken = "";
+
+export function setProtocolToken(token: string): void {
+  protocolToken = token;
+}
 
 export function sendToHost(message: EngineMessage): void {
-  writeLine(JSON.stringify(message));
+  writeLine(JSON.stringify({ ...message, token: protocolToken }));
 }
 
 // For a log line already serialised (and redacted) by the log writer.
 export function sendEventLine(eventJson: string): void {
-  writeLine(`{"type":"event","event":${eventJson}}`);
+  writeLine(`{"type":"event","token":${JSON.stringify(protocolToken)},"event":${eventJson}}`);
 }
 
 function writeLine(json: string): void {

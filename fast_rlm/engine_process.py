@@ -9,6 +9,7 @@ the API key travels in the start message instead.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import threading
 from collections import deque
@@ -51,6 +52,8 @@ class EngineRun:
     """One engine process for one run: send the start message, stream events, return the result."""
 
     def __init__(self, start_message: dict[str, Any], log_file: Path, net_hosts: list[str]) -> None:
+        self._protocol_token = secrets.token_hex(16)
+        start_message = {**start_message, "protocol_token": self._protocol_token}
         self._start_line = json.dumps(start_message, ensure_ascii=False) + "\n"
         self._log_file = log_file
         self._net_hosts = net_hosts
@@ -100,7 +103,9 @@ class EngineRun:
     def _read_until_outcome(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
         assert process.stdout is not None
         for line in process.stdout:
-            message = json.loads(line)
+            message = self._authentic(line)
+            if message is None:
+                continue
             if message["type"] == "event":
                 if message["event"]["event"] == "run_end":
                     self.saw_run_end = True
@@ -114,6 +119,16 @@ class EngineRun:
             f"The engine exited (code {process.returncode}) without a result. Its last words:\n"
             + "\n".join(self._stderr_tail)
         )
+
+    def _authentic(self, line: str) -> dict[str, Any] | None:
+        """The engine's message on this line, or None for anything else that reached stdout."""
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(message, dict) or message.get("token") != self._protocol_token:
+            return None
+        return message
 
     def _cancel(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
         try:

@@ -13,7 +13,21 @@ let runtime: any;
 let nextQueryId = 0;
 const pendingQueries = new Map<number, (replyJson: string) => void>();
 
-const post = (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, transfer);
+// Bound now: agent code can reach this worker's globals through `import js` and may replace them.
+const postToPool = self.postMessage.bind(self);
+const post = (message: FromWorker, transfer: Transferable[] = []) => postToPool(message, transfer);
+
+// Agent code must not write to the process's stdout or stderr (the host protocol travels there), end
+// the worker on its own, or leave traces through console. Called once the interpreter is loaded.
+function sealWorkerGlobals(): void {
+  const denoNamespace = Deno as unknown as Record<string, unknown>;
+  for (const name of ["exit", "stdout", "stderr", "stdin"]) {
+    Object.defineProperty(denoNamespace, name, { value: undefined, writable: false, configurable: false });
+  }
+  const silentConsole = Object.fromEntries(Object.keys(console).map((method) => [method, () => {}]));
+  Object.defineProperty(globalThis, "console", { value: Object.freeze(silentConsole), writable: false, configurable: false });
+  Object.defineProperty(globalThis, "close", { value: () => {}, writable: false, configurable: false });
+}
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
@@ -54,6 +68,7 @@ async function init(snapshotFile: string | null, runtimeSource: string, interrup
     pyodide.setStdout({ batched: () => {} });
     pyodide.setStderr({ batched: () => {} });
     pyodide.setInterruptBuffer(new Int32Array(interruptBuffer));
+    sealWorkerGlobals();
     pyodide.registerJsModule("_rlm_host", {
       llm_query: (agentId: string, payloadJson: string) =>
         new Promise<string>((resolve) => {

@@ -39,7 +39,7 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
   const contextBytes = new TextEncoder().encode(
     contextIsText ? agent.context as string : JSON.stringify(agent.context),
   );
-  const replReady = run.pool.createAgent(agent.id, contextBytes, contextIsText);
+  const replReady = run.pool.createAgent(agent.id, agent.parentId, contextBytes, contextIsText);
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
   let loggedMessages = 0;
   let steps = 0;

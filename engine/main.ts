@@ -3,7 +3,13 @@
 import { EngineError, errorInfo } from "./errors.ts";
 import { LlmClient } from "./llm_client.ts";
 import { LogWriter } from "./log_writer.ts";
-import { type HostMessage, readHostMessages, sendToHost, setProtocolToken, type StartMessage } from "./protocol.ts";
+import {
+  type HostMessage,
+  readHostMessages,
+  sendToHost,
+  setProtocolToken,
+  type StartMessage,
+} from "./protocol.ts";
 import { ensureSnapshot, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { preview, typeName } from "./context_description.ts";
@@ -40,8 +46,7 @@ async function main(): Promise<void> {
       maxRetries: config.llm_max_retries,
     });
     pool = new ReplPool(
-      start.snapshot_file,
-      workerCount,
+      { snapshotFile: start.snapshot_file, size: workerCount, stepTimeoutSeconds: config.step_timeout_s },
       (agentId, payload) => run!.handleChildQuery(agentId, payload),
     );
     run = new Run(config, llm, pool, log);

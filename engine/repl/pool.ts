@@ -1,24 +1,57 @@
 // The pool of REPL workers. Each agent is placed on the least-loaded worker and keeps that worker
 // for its life; its steps and its llm_query calls travel as messages. Workers start from a memory
 // snapshot of the bare interpreter, made once into the cache.
+//
+// The watchdog enforces step_timeout_s. A step's clock runs only while it is not waiting on child
+// agents. An overdue step is cancelled (it is awaiting something) or interrupted through the
+// worker's interrupt buffer (it is holding the worker). A worker that stays stuck past a grace
+// period is terminated and restarted from the snapshot; its agents fail with a typed error.
 import { replError } from "../errors.ts";
-import type { FromWorker, StepOutcome, ToWorker } from "./worker_messages.ts";
+import {
+  CONTROL_CELLS,
+  type FromWorker,
+  HEARTBEAT_CELL,
+  INTERRUPT_CELL,
+  OVERDUE_STEP_CELL,
+  type StepOutcome,
+  type ToWorker,
+} from "./worker_messages.ts";
 
 // An agent's request for a child, answered with {"ok": true, "value"} or {"ok": false, "error"}.
 export type ChildQueryHandler = (agentId: string, payloadJson: string) => Promise<string>;
+
+export type PoolOptions = { snapshotFile: string; size: number; stepTimeoutSeconds: number };
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
 const RUNTIME_SOURCE = Deno.readTextFileSync(new URL("./runtime.py", import.meta.url));
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
+const WATCHDOG_INTERVAL_MS = 20;
+const STALE_HEARTBEAT_MS = 60; // the worker's loop has not run for this long: Python holds it
+const REINTERRUPT_MS = 100; // an interrupt that was swallowed is sent again (the runtime escalates)
+const KILL_GRACE_MS = 2000; // an overdue step still running after this costs its worker
+const SIGINT = 2;
+
 type WorkerSlot = {
   worker: Worker;
   ready: Promise<void>;
   agentCount: number;
-  interruptBuffer: SharedArrayBuffer;
+  control: Int32Array;
+  alive: boolean;
 };
 
-type PendingStep = { resolve: (outcome: StepOutcome) => void; worker: WorkerSlot };
+type PendingStep = {
+  stepId: number;
+  agentId: string;
+  slot: WorkerSlot;
+  resolve: (outcome: StepOutcome) => void;
+  reject: (error: Error) => void;
+  activeMs: number; // time spent running, excluding waits on children
+  activeSince: number | null; // null while waiting on children
+  childQueriesOpen: number;
+  cancelSent: boolean;
+  lastInterruptAt: number;
+};
 
 function spawnWorker(readable: string[]): Worker {
   return new Worker(WORKER_URL, {
@@ -64,7 +97,9 @@ export async function ensureSnapshot(snapshotFile: string): Promise<void> {
       kind: "init",
       snapshotFile: null,
       runtimeSource: "",
-      interruptBuffer: new SharedArrayBuffer(4),
+      control: new SharedArrayBuffer(CONTROL_CELLS * 4),
+      clockOrigin: Date.now(),
+      timeoutMessage: "",
     };
     worker.postMessage(init);
   });
@@ -77,26 +112,25 @@ export async function ensureSnapshot(snapshotFile: string): Promise<void> {
 export class ReplPool {
   private slots: WorkerSlot[] = [];
   private agentSlots = new Map<string, WorkerSlot>();
-  private pendingSteps = new Map<string, PendingStep>();
+  private pendingSteps = new Map<number, PendingStep>();
+  private runningStepOf = new Map<string, PendingStep>();
   private pendingCreates = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private nextStepId = 0;
+  private readonly clockOrigin = Date.now();
+  private readonly watchdog: ReturnType<typeof setInterval>;
 
-  constructor(private snapshotFile: string, size: number, private onChildQuery: ChildQueryHandler) {
-    for (let index = 0; index < size; index++) this.slots.push(this.startWorker());
+  constructor(private options: PoolOptions, private onChildQuery: ChildQueryHandler) {
+    for (let index = 0; index < options.size; index++) this.slots.push(this.startWorker());
+    this.watchdog = setInterval(() => this.checkSteps(), WATCHDOG_INTERVAL_MS);
   }
 
   get size(): number {
     return this.slots.length;
   }
 
-  // Resolves when every worker is ready; a failure is reported by the first agent that needs it.
-  whenReady(): Promise<void> {
-    return Promise.all(this.slots.map((slot) => slot.ready)).then(() => {});
-  }
-
   private startWorker(): WorkerSlot {
-    const worker = spawnWorker([PYODIDE_DIR, this.snapshotFile]);
-    const interruptBuffer = new SharedArrayBuffer(4);
+    const worker = spawnWorker([PYODIDE_DIR, this.options.snapshotFile]);
+    const controlBuffer = new SharedArrayBuffer(CONTROL_CELLS * 4);
     let markReady: () => void = () => {};
     let markFailed: (error: Error) => void = () => {};
     const ready = new Promise<void>((resolve, reject) => {
@@ -104,8 +138,15 @@ export class ReplPool {
       markFailed = reject;
     });
     ready.catch(() => {}); // observed by whoever awaits it
-    const slot: WorkerSlot = { worker, ready, agentCount: 0, interruptBuffer };
+    const slot: WorkerSlot = {
+      worker,
+      ready,
+      agentCount: 0,
+      control: new Int32Array(controlBuffer),
+      alive: true,
+    };
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      if (!slot.alive) return;
       const message = event.data;
       switch (message.kind) {
         case "ready":
@@ -113,7 +154,7 @@ export class ReplPool {
         case "init_failed":
           return markFailed(replError(`a REPL worker failed to start: ${message.message}`));
         case "agent_created":
-          return this.settleCreate(message.agentId, message.error);
+          return this.settleCreate(slot, message.agentId, message.error);
         case "step_done":
           return this.settleStep(slot, message.stepId, message.outcomeJson);
         case "llm_query":
@@ -122,20 +163,35 @@ export class ReplPool {
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      markFailed(replError(`a REPL worker crashed: ${event.message}`));
+      markFailed(replError(`a REPL worker crashed while starting: ${event.message}`));
+      this.replaceWorker(slot, `its worker crashed: ${event.message}`);
     };
     const init: ToWorker = {
       kind: "init",
-      snapshotFile: this.snapshotFile,
+      snapshotFile: this.options.snapshotFile,
       runtimeSource: RUNTIME_SOURCE,
-      interruptBuffer,
+      control: controlBuffer,
+      clockOrigin: this.clockOrigin,
+      timeoutMessage:
+        `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +
+        `waiting on helpers is not counted) and was stopped. Make each step do less.`,
     };
     worker.postMessage(init);
     return slot;
   }
 
-  async createAgent(agentId: string, contextBytes: Uint8Array, contextIsText: boolean): Promise<void> {
-    const slot = this.slots.reduce((best, candidate) =>
+  // Children go to a different worker than their parent when there is one: if a child's runaway code
+  // costs its worker, the parent, which is usually waiting on it, survives to see the error.
+  async createAgent(
+    agentId: string,
+    parentId: string | null,
+    contextBytes: Uint8Array,
+    contextIsText: boolean,
+  ): Promise<void> {
+    const parentSlot = parentId === null ? undefined : this.agentSlots.get(parentId);
+    const live = this.slots.filter((slot) => slot.alive);
+    const candidates = live.length > 1 ? live.filter((slot) => slot !== parentSlot) : live;
+    const slot = candidates.reduce((best, candidate) =>
       candidate.agentCount < best.agentCount ? candidate : best
     );
     slot.agentCount += 1;
@@ -150,10 +206,27 @@ export class ReplPool {
   }
 
   runStep(agentId: string, stepNumber: number, code: string): Promise<StepOutcome> {
-    const slot = this.slotOf(agentId);
-    const stepId = `s${++this.nextStepId}`;
-    return new Promise((resolve) => {
-      this.pendingSteps.set(stepId, { resolve, worker: slot });
+    const slot = this.agentSlots.get(agentId);
+    if (!slot) return Promise.reject(replError(`no REPL for agent ${agentId}`));
+    if (!slot.alive) {
+      return Promise.reject(replError(`agent ${agentId}'s REPL was lost when its worker was restarted`));
+    }
+    const stepId = ++this.nextStepId;
+    return new Promise((resolve, reject) => {
+      const step: PendingStep = {
+        stepId,
+        agentId,
+        slot,
+        resolve,
+        reject,
+        activeMs: 0,
+        activeSince: performance.now(),
+        childQueriesOpen: 0,
+        cancelSent: false,
+        lastInterruptAt: 0,
+      };
+      this.pendingSteps.set(stepId, step);
+      this.runningStepOf.set(agentId, step);
       const message: ToWorker = { kind: "run_step", stepId, agentId, stepNumber, code };
       slot.worker.postMessage(message);
     });
@@ -164,41 +237,120 @@ export class ReplPool {
     if (!slot) return;
     this.agentSlots.delete(agentId);
     slot.agentCount -= 1;
+    if (!slot.alive) return;
     const message: ToWorker = { kind: "drop_agent", agentId };
     slot.worker.postMessage(message);
   }
 
   shutdown(): void {
-    for (const slot of this.slots) slot.worker.terminate();
+    clearInterval(this.watchdog);
+    for (const slot of this.slots) {
+      slot.alive = false;
+      slot.worker.terminate();
+    }
   }
 
-  private slotOf(agentId: string): WorkerSlot {
-    const slot = this.agentSlots.get(agentId);
-    if (!slot) throw replError(`no REPL for agent ${agentId}`);
-    return slot;
-  }
-
-  private settleCreate(agentId: string, error: string | null): void {
+  private settleCreate(slot: WorkerSlot, agentId: string, error: string | null): void {
+    if (this.agentSlots.get(agentId) !== slot) return;
     const pending = this.pendingCreates.get(agentId);
     this.pendingCreates.delete(agentId);
     if (error === null) pending?.resolve();
     else pending?.reject(replError(`cannot load the context into agent ${agentId}'s REPL: ${error}`));
   }
 
-  private settleStep(slot: WorkerSlot, stepId: string, outcomeJson: string): void {
-    const pending = this.pendingSteps.get(stepId);
+  private settleStep(slot: WorkerSlot, stepId: number, outcomeJson: string): void {
+    const step = this.pendingSteps.get(stepId);
     // A worker may only settle steps the pool sent to it.
-    if (!pending || pending.worker !== slot) return;
-    this.pendingSteps.delete(stepId);
-    pending.resolve(JSON.parse(outcomeJson));
+    if (!step || step.slot !== slot) return;
+    this.finishStep(step);
+    step.resolve(JSON.parse(outcomeJson));
+  }
+
+  private finishStep(step: PendingStep): void {
+    this.pendingSteps.delete(step.stepId);
+    if (this.runningStepOf.get(step.agentId) === step) this.runningStepOf.delete(step.agentId);
+    if (Atomics.load(step.slot.control, OVERDUE_STEP_CELL) === step.stepId) {
+      Atomics.store(step.slot.control, OVERDUE_STEP_CELL, 0);
+    }
   }
 
   private async forwardChildQuery(slot: WorkerSlot, queryId: number, agentId: string, payloadJson: string) {
-    // A worker may only ask on behalf of agents the pool placed on it.
-    const replyJson = this.agentSlots.get(agentId) === slot
-      ? await this.onChildQuery(agentId, payloadJson)
-      : JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
+    let replyJson: string;
+    // A worker may only ask on behalf of agents the pool placed on it, from a running step.
+    const step = this.runningStepOf.get(agentId);
+    if (this.agentSlots.get(agentId) !== slot || !step) {
+      replyJson = JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
+    } else {
+      this.pauseClock(step);
+      try {
+        replyJson = await this.onChildQuery(agentId, payloadJson);
+      } finally {
+        this.resumeClock(step);
+      }
+    }
+    if (!slot.alive) return;
     const message: ToWorker = { kind: "llm_reply", queryId, replyJson };
     slot.worker.postMessage(message);
+  }
+
+  private pauseClock(step: PendingStep): void {
+    if (step.childQueriesOpen++ === 0 && step.activeSince !== null) {
+      step.activeMs += performance.now() - step.activeSince;
+      step.activeSince = null;
+    }
+  }
+
+  private resumeClock(step: PendingStep): void {
+    if (--step.childQueriesOpen === 0) step.activeSince = performance.now();
+  }
+
+  private checkSteps(): void {
+    const now = performance.now();
+    const limitMs = this.options.stepTimeoutSeconds * 1000;
+    for (const step of this.pendingSteps.values()) {
+      if (step.activeSince === null) continue;
+      const overdueMs = step.activeMs + (now - step.activeSince) - limitMs;
+      if (overdueMs < 0) continue;
+      if (!step.slot.alive) continue;
+      if (overdueMs > KILL_GRACE_MS) {
+        this.replaceWorker(
+          step.slot,
+          `its worker was restarted: step ${step.agentId} did not stop within ${KILL_GRACE_MS} ms after ` +
+            `step_timeout_s=${this.options.stepTimeoutSeconds}`,
+        );
+        continue;
+      }
+      if (!step.cancelSent) {
+        step.cancelSent = true;
+        const message: ToWorker = { kind: "cancel_step", stepId: step.stepId };
+        step.slot.worker.postMessage(message);
+      }
+      const heartbeatAge = Date.now() - this.clockOrigin - Atomics.load(step.slot.control, HEARTBEAT_CELL);
+      if (heartbeatAge > STALE_HEARTBEAT_MS && now - step.lastInterruptAt > REINTERRUPT_MS) {
+        step.lastInterruptAt = now;
+        Atomics.store(step.slot.control, OVERDUE_STEP_CELL, step.stepId);
+        Atomics.store(step.slot.control, INTERRUPT_CELL, SIGINT);
+      }
+    }
+  }
+
+  // Terminates a worker and starts a fresh one in its place. Its agents' namespaces are gone: their
+  // running steps fail now and their later steps fail at once, with a typed error.
+  private replaceWorker(slot: WorkerSlot, why: string): void {
+    if (!slot.alive) return;
+    slot.alive = false;
+    slot.worker.terminate();
+    const index = this.slots.indexOf(slot);
+    if (index !== -1) this.slots[index] = this.startWorker();
+    for (const step of [...this.pendingSteps.values()]) {
+      if (step.slot !== slot) continue;
+      this.finishStep(step);
+      step.reject(replError(`agent ${step.agentId}'s REPL was lost: ${why}`));
+    }
+    for (const [agentId, pending] of this.pendingCreates) {
+      if (this.agentSlots.get(agentId) !== slot) continue;
+      this.pendingCreates.delete(agentId);
+      pending.reject(replError(`agent ${agentId}'s REPL was lost: ${why}`));
+    }
   }
 }

@@ -10,13 +10,16 @@ import asyncio
 import builtins
 import contextvars
 import io
+import signal
 import sys
+import time
 import traceback
 from json import dumps as _json_dumps
 from json import loads as _json_loads
 
 import _rlm_host
 from pyodide.code import eval_code_async
+from pyodide.ffi import can_run_sync, run_sync
 
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
 # references, taken at import, to everything it depends on.
@@ -34,21 +37,38 @@ class LLMQueryError(Exception):
     """A child agent failed; the message says why (budget, depth, model error, ...)."""
 
 
+LLMQueryError.__module__ = "builtins"  # tracebacks shown to the model name it plainly
+
+
 class _FinalCalled(BaseException):
     """Ends the current step once FINAL has recorded its value."""
 
 
-class _StepRecord:
-    __slots__ = ("agent_id", "stdout", "stderr", "stdout_chars", "stderr_chars", "final_json", "final_error")
+class StepTimedOut(BaseException):
+    """Raised into a step that ran past step_timeout_s. A BaseException, so `except Exception` in agent
+    code does not swallow it."""
 
-    def __init__(self, agent_id: str) -> None:
+
+StepTimedOut.__module__ = "builtins"
+
+
+class _StepRecord:
+    __slots__ = (
+        "step_id", "agent_id", "stdout", "stderr", "stdout_chars", "stderr_chars", "final_json",
+        "timed_out", "interrupts", "sleep_future",
+    )
+
+    def __init__(self, step_id: int, agent_id: str) -> None:
+        self.step_id = step_id
         self.agent_id = agent_id
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self.stdout_chars = 0
         self.stderr_chars = 0
         self.final_json: str | None = None
-        self.final_error: str | None = None
+        self.timed_out = False
+        self.interrupts = 0
+        self.sleep_future: asyncio.Future | None = None
 
 
 _current_step: contextvars.ContextVar[_StepRecord | None] = contextvars.ContextVar("rlm_step", default=None)
@@ -96,11 +116,6 @@ class _StreamRouter(io.TextIOBase):
 
 _stdout_router = _StreamRouter("stdout")
 _stderr_router = _StreamRouter("stderr")
-
-
-def _install_routers() -> None:
-    sys.stdout = _stdout_router
-    sys.stderr = _stderr_router
 
 
 _pristine_builtins = dict(builtins.__dict__)
@@ -182,9 +197,116 @@ def _agent_traceback(error: BaseException) -> str:
     return "".join(lines).rstrip()
 
 
-async def _run_step(agent_id: str, step_number: int, code: str) -> dict:
+# ---- step timeouts -------------------------------------------------------------------------------
+# The pool interrupts a worker (SIGINT through the interrupt buffer) when an overdue step holds it.
+# The interrupt may land anywhere, so it raises only inside agent code of the step the pool named;
+# elsewhere (engine code, another agent's step) it is ignored. An agent that swallows the exception
+# gets a second interrupt, and from then on every line of its code raises (sys.monitoring: a
+# sys.settrace tracer that raises is dropped by CPython after the first time).
+
+_MONITORING_TOOL = 5
+_timeout_message = ["step timed out"]
+_doomed_step_id = [0]
+_steps_by_id: dict[int, _StepRecord] = {}
+_tasks_by_step_id: dict[int, asyncio.Task] = {}
+
+
+def _is_agent_code(code) -> bool:
+    return code.co_filename.startswith(AGENT_FILENAME_PREFIX)
+
+
+def _agent_code_on_stack(frame) -> bool:
+    while frame is not None:
+        if _is_agent_code(frame.f_code):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _raise_in_doomed_step(code, *_event_args):
+    if not _is_agent_code(code):
+        return sys.monitoring.DISABLE
+    step = _current_step.get()
+    if step is not None and step.step_id == _doomed_step_id[0]:
+        raise StepTimedOut(_timeout_message[0])
+    return None
+
+
+sys.monitoring.use_tool_id(_MONITORING_TOOL, "rlm-step-timeout")
+sys.monitoring.register_callback(_MONITORING_TOOL, sys.monitoring.events.LINE, _raise_in_doomed_step)
+sys.monitoring.register_callback(_MONITORING_TOOL, sys.monitoring.events.JUMP, _raise_in_doomed_step)
+
+
+def _doom(step: _StepRecord) -> None:
+    _doomed_step_id[0] = step.step_id
+    sys.monitoring.set_events(_MONITORING_TOOL, sys.monitoring.events.LINE | sys.monitoring.events.JUMP)
+
+
+def _undoom(step: _StepRecord) -> None:
+    if _doomed_step_id[0] == step.step_id:
+        _doomed_step_id[0] = 0
+        sys.monitoring.set_events(_MONITORING_TOOL, 0)
+        sys.monitoring.restart_events()
+
+
+def _on_interrupt(signum, frame) -> None:
+    step = _current_step.get()
+    if step is None or step.step_id != _rlm_host.overdue_step() or not _agent_code_on_stack(frame):
+        return
+    step.interrupts += 1
+    if step.interrupts >= 2:
+        _doom(step)
+    raise StepTimedOut(_timeout_message[0])
+
+
+def configure(timeout_message: str) -> None:
+    """Called once by worker.ts with what an agent is told when its step times out."""
+    _timeout_message[0] = timeout_message
+
+
+def cancel_step(step_id: int) -> None:
+    """Called by worker.ts when a step is overdue but the worker is free: it is awaiting something."""
+    step = _steps_by_id.get(step_id)
+    task = _tasks_by_step_id.get(step_id)
+    if step is None or task is None:
+        return
+    step.timed_out = True
+    if step.sleep_future is not None:
+        # A JSPI-suspended time.sleep wakes only through its own future; cancelling the task as well
+        # would discard the step's result when it returns.
+        step.sleep_future.cancel()
+    else:
+        task.cancel(_timeout_message[0])
+
+
+def _interruptible_sleep(seconds: float) -> None:
+    """time.sleep for agents: suspends only the calling step (JSPI) and can be cancelled at once."""
+    step = _current_step.get()
+    if step is None or not can_run_sync():
+        return _original_sleep(seconds)
+    future = _create_task(asyncio.sleep(seconds))
+    step.sleep_future = future
+    try:
+        run_sync(future)
+    finally:
+        step.sleep_future = None
+
+
+_original_sleep = time.sleep
+
+
+def _install_guards() -> None:
+    """Puts back what every agent relies on, in case an agent replaced it."""
+    sys.stdout = _stdout_router
+    sys.stderr = _stderr_router
+    time.sleep = _interruptible_sleep
+    signal.signal(signal.SIGINT, _on_interrupt)
+
+
+async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) -> dict:
     namespace = _namespaces[agent_id]
-    step = _StepRecord(agent_id)
+    step = _StepRecord(step_id, agent_id)
+    _steps_by_id[step_id] = step
     _current_step.set(step)  # the task runs in a copy of the context, so this is task-local
     error_text = None
     try:
@@ -198,8 +320,11 @@ async def _run_step(agent_id: str, step_number: int, code: str) -> dict:
     except BaseException as error:  # KeyboardInterrupt and SystemExit must not escape into the event loop
         error_text = _agent_traceback(error)
     finally:
-        if sys.stdout is not _stdout_router or sys.stderr is not _stderr_router:
-            _install_routers()  # an agent replaced sys.stdout; repair it for every agent on this worker
+        _undoom(step)
+        _steps_by_id.pop(step_id, None)
+        _install_guards()
+    if step.timed_out and step.final_json is None:
+        error_text = f"StepTimedOut: {_timeout_message[0]}"
     return {
         "stdout": "".join(step.stdout),
         "stderr": "".join(step.stderr),
@@ -208,11 +333,13 @@ async def _run_step(agent_id: str, step_number: int, code: str) -> dict:
     }
 
 
-def start_step(step_id: str, agent_id: str, step_number: int, code: str) -> None:
+def start_step(step_id: int, agent_id: str, step_number: int, code: str) -> None:
     """Called by worker.ts: schedule the step and report its result through _rlm_host.step_done."""
-    task = _create_task(_run_step(agent_id, step_number, code))
+    task = _create_task(_run_step(step_id, agent_id, step_number, code))
+    _tasks_by_step_id[step_id] = task
 
     def report(finished_task) -> None:
+        _tasks_by_step_id.pop(step_id, None)
         try:
             result = finished_task.result()
         except BaseException as error:  # the task itself was cancelled or the runtime failed
@@ -222,4 +349,4 @@ def start_step(step_id: str, agent_id: str, step_number: int, code: str) -> None
     task.add_done_callback(report)
 
 
-_install_routers()
+_install_guards()

@@ -4,9 +4,16 @@
 // namespaces (runtime.py). Runs with no net, env, write, run, ffi or sys permission; it can read only
 // the Pyodide files and the snapshot.
 import { loadPyodide, type PyodideAPI } from "pyodide";
-import type { FromWorker, ToWorker } from "./worker_messages.ts";
+import {
+  CONTROL_CELLS,
+  type FromWorker,
+  HEARTBEAT_CELL,
+  OVERDUE_STEP_CELL,
+  type ToWorker,
+} from "./worker_messages.ts";
 
 const RUNTIME_MODULE = "_rlm_runtime";
+const HEARTBEAT_INTERVAL_MS = 20;
 
 let pyodide: PyodideAPI;
 let runtime: any;
@@ -25,7 +32,11 @@ function sealWorkerGlobals(): void {
     Object.defineProperty(denoNamespace, name, { value: undefined, writable: false, configurable: false });
   }
   const silentConsole = Object.fromEntries(Object.keys(console).map((method) => [method, () => {}]));
-  Object.defineProperty(globalThis, "console", { value: Object.freeze(silentConsole), writable: false, configurable: false });
+  Object.defineProperty(globalThis, "console", {
+    value: Object.freeze(silentConsole),
+    writable: false,
+    configurable: false,
+  });
   Object.defineProperty(globalThis, "close", { value: () => {}, writable: false, configurable: false });
 }
 
@@ -33,7 +44,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.kind) {
     case "init":
-      return await init(message.snapshotFile, message.runtimeSource, message.interruptBuffer);
+      return await init(message);
     case "create_agent": {
       let error: string | null = null;
       try {
@@ -45,6 +56,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     }
     case "run_step":
       return runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code);
+    case "cancel_step":
+      return runtime.cancel_step(message.stepId);
     case "llm_reply": {
       const resolve = pendingQueries.get(message.queryId);
       pendingQueries.delete(message.queryId);
@@ -55,19 +68,25 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   }
 };
 
-async function init(snapshotFile: string | null, runtimeSource: string, interruptBuffer: SharedArrayBuffer) {
+async function init(message: Extract<ToWorker, { kind: "init" }>) {
   const started = performance.now();
+  const control = new Int32Array(message.control, 0, CONTROL_CELLS);
   try {
-    if (snapshotFile === null) {
+    if (message.snapshotFile === null) {
       // Make the snapshot of the bare interpreter: nothing imported beyond what Pyodide loads itself.
       const fresh = await loadPyodide({ _makeSnapshot: true } as any);
       return post({ kind: "snapshot", bytes: (fresh as any).makeMemorySnapshot() });
     }
-    pyodide = await loadPyodide({ _loadSnapshot: Deno.readFileSync(snapshotFile) } as any);
+    pyodide = await loadPyodide({ _loadSnapshot: Deno.readFileSync(message.snapshotFile) } as any);
     // Anything an agent prints goes through runtime.py's routers; this catches only stray output.
     pyodide.setStdout({ batched: () => {} });
     pyodide.setStderr({ batched: () => {} });
-    pyodide.setInterruptBuffer(new Int32Array(interruptBuffer));
+    pyodide.setInterruptBuffer(control);
+    // The heartbeat only advances while this worker's event loop is free: a stale one tells the pool
+    // that Python code is holding the worker.
+    const beat = () => Atomics.store(control, HEARTBEAT_CELL, Date.now() - message.clockOrigin);
+    beat();
+    setInterval(beat, HEARTBEAT_INTERVAL_MS);
     sealWorkerGlobals();
     pyodide.registerJsModule("_rlm_host", {
       llm_query: (agentId: string, payloadJson: string) =>
@@ -76,11 +95,13 @@ async function init(snapshotFile: string | null, runtimeSource: string, interrup
           pendingQueries.set(queryId, resolve);
           post({ kind: "llm_query", queryId, agentId, payloadJson });
         }),
-      step_done: (stepId: string, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
+      step_done: (stepId: number, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
+      overdue_step: () => Atomics.load(control, OVERDUE_STEP_CELL),
     });
-    pyodide.FS.writeFile(`/home/pyodide/${RUNTIME_MODULE}.py`, runtimeSource);
+    pyodide.FS.writeFile(`/home/pyodide/${RUNTIME_MODULE}.py`, message.runtimeSource);
     pyodide.runPython(`import sys; sys.path.insert(0, '/home/pyodide'); import ${RUNTIME_MODULE}`);
     runtime = pyodide.pyimport(RUNTIME_MODULE);
+    runtime.configure(message.timeoutMessage);
     post({ kind: "ready", loadMs: performance.now() - started });
   } catch (error) {
     post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });

@@ -1,9 +1,24 @@
 // Messages between the main isolate (pool.ts) and a REPL worker (worker.ts).
 
+// The worker's control block, a SharedArrayBuffer of Int32 cells that both sides read without
+// waiting for the other's event loop.
+export const CONTROL_CELLS = 3;
+export const INTERRUPT_CELL = 0; // Pyodide's interrupt buffer: 2 = SIGINT
+export const HEARTBEAT_CELL = 1; // ms since the pool started, written while the worker's loop is free
+export const OVERDUE_STEP_CELL = 2; // the step the pool wants interrupted
+
 export type ToWorker =
-  | { kind: "init"; snapshotFile: string | null; runtimeSource: string; interruptBuffer: SharedArrayBuffer }
+  | {
+    kind: "init";
+    snapshotFile: string | null;
+    runtimeSource: string;
+    control: SharedArrayBuffer;
+    clockOrigin: number;
+    timeoutMessage: string;
+  }
   | { kind: "create_agent"; agentId: string; contextBytes: Uint8Array; contextIsText: boolean }
-  | { kind: "run_step"; stepId: string; agentId: string; stepNumber: number; code: string }
+  | { kind: "run_step"; stepId: number; agentId: string; stepNumber: number; code: string }
+  | { kind: "cancel_step"; stepId: number }
   | { kind: "llm_reply"; queryId: number; replyJson: string }
   | { kind: "drop_agent"; agentId: string };
 
@@ -19,5 +34,5 @@ export type FromWorker =
   | { kind: "snapshot"; bytes: Uint8Array }
   | { kind: "init_failed"; message: string }
   | { kind: "agent_created"; agentId: string; error: string | null }
-  | { kind: "step_done"; stepId: string; outcomeJson: string }
+  | { kind: "step_done"; stepId: number; outcomeJson: string }
   | { kind: "llm_query"; queryId: number; agentId: string; payloadJson: string };

@@ -5,6 +5,7 @@ import {
   type AgentBrief,
   extractCode,
   firstUserMessage,
+  ignoredBlocksNote,
   NO_CODE_BLOCK_OBSERVATION,
   stepObservation,
   systemPrompt,
@@ -48,14 +49,15 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
       const completion = await run.callModel(agent, call, messages, loggedMessages);
       messages.push({ role: "assistant", content: completion });
       loggedMessages = messages.length; // the reply itself is logged as the call's completion
-      const code = extractCode(completion);
-      if (code === null) {
+      const extracted = extractCode(completion);
+      if (extracted === null) {
         messages.push({ role: "user", content: NO_CODE_BLOCK_OBSERVATION });
         continue;
       }
       await replReady;
       steps += 1;
       const started = performance.now();
+      const code = extracted.code;
       const outcome = await run.pool.runStep(agent.id, steps, code);
       run.throwIfStopped();
       run.log.write({
@@ -70,7 +72,9 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
         duration_s: (performance.now() - started) / 1000,
       });
       if (outcome.final_json !== null) return JSON.parse(outcome.final_json);
-      messages.push({ role: "user", content: stepObservation(outcome, config.truncate_len) });
+      const observation = stepObservation(outcome, config.truncate_len) +
+        ignoredBlocksNote(extracted.ignoredBlocks);
+      messages.push({ role: "user", content: observation });
     }
   } finally {
     run.pool.dropAgent(agent.id);

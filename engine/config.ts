@@ -12,6 +12,8 @@ export type EngineConfig = {
   max_money_spent: number | null;
   max_completion_tokens: number | null;
   max_prompt_tokens: number | null;
+  max_llm_calls: number | null;
+  model_prices: Record<string, { prompt_per_million: number; completion_per_million: number }>;
   llm_timeout_s: number;
   llm_max_retries: number;
   step_timeout_s: number;

@@ -8,6 +8,7 @@ export class EngineError extends Error {
 
 export const llmAuthError = (message: string) => new EngineError("LLMAuthError", message);
 export const llmError = (message: string) => new EngineError("LLMError", message);
+export const llmRateLimitError = (message: string) => new EngineError("LLMRateLimitError", message);
 export const llmTimeoutError = (message: string) => new EngineError("LLMTimeoutError", message);
 export const llmUnreachableError = (message: string) => new EngineError("LLMUnreachableError", message);
 export const budgetError = (message: string) => new EngineError("BudgetExceededError", message);

@@ -2,7 +2,14 @@
 // on 429, 5xx and connection failures (honouring Retry-After), never on auth errors. A timed-out
 // request is aborted before the retry starts, so a call never has two paid requests in flight.
 import type { CallUsage } from "./usage.ts";
-import { EngineError, llmAuthError, llmError, llmTimeoutError, llmUnreachableError } from "./errors.ts";
+import {
+  EngineError,
+  llmAuthError,
+  llmError,
+  llmRateLimitError,
+  llmTimeoutError,
+  llmUnreachableError,
+} from "./errors.ts";
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
@@ -90,7 +97,12 @@ export class LlmClient {
     }
     if (response.status === 429 || response.status >= 500) {
       const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
-      throw new RetryableFailure(`HTTP ${response.status}`, retryAfter, llmError(detail));
+      const final = response.status === 429
+        ? llmRateLimitError(
+          `${detail}. The provider kept rate-limiting; lower max_concurrency or retry later.`,
+        )
+        : llmError(detail);
+      throw new RetryableFailure(`HTTP ${response.status}`, retryAfter, final);
     }
     throw llmError(detail);
   }

@@ -62,12 +62,21 @@ export function stepObservation(
   } more characters truncated; print less]`;
 }
 
-// The first ```repl block of a reply; ```python is taken when there is no repl block, since models
-// often use it.
-export function extractCode(reply: string): string | null {
+// The first ```repl block of a reply (```python when there is no repl block, since models often use
+// it), and how many more blocks of that tag were ignored.
+export function extractCode(reply: string): { code: string; ignoredBlocks: number } | null {
   for (const tag of ["repl", "python"]) {
-    const match = reply.match(new RegExp("```" + tag + "[ \\t]*\\r?\\n([\\s\\S]*?)```"));
-    if (match) return match[1];
+    const blocks = [...reply.matchAll(new RegExp("```" + tag + "[ \\t]*\\r?\\n([\\s\\S]*?)```", "g"))];
+    if (blocks.length > 0) return { code: blocks[0][1], ignoredBlocks: blocks.length - 1 };
   }
   return null;
+}
+
+export function ignoredBlocksNote(ignoredBlocks: number): string {
+  return ignoredBlocks === 0
+    ? ""
+    : `\n[only the first code block ran; ${ignoredBlocks} more ${
+      ignoredBlocks === 1 ? "was" : "were"
+    } ignored. ` +
+      "Send one block per reply.]";
 }

@@ -8,7 +8,7 @@ import type { LogWriter } from "./log_writer.ts";
 import { preview, typeName } from "./context_description.ts";
 import type { ReplPool } from "./repl/pool.ts";
 import { Semaphore } from "./semaphore.ts";
-import { UsageTotals } from "./usage.ts";
+import { type CallUsage, UsageTotals } from "./usage.ts";
 
 type ChildRequest = { data: unknown; instruction: string | null; model: string | null };
 
@@ -124,7 +124,8 @@ export class Run {
           wait_s: notice.waitSeconds,
         }))
     );
-    this.usage.addCall(completion.usage);
+    const usage = this.priced(agent.model, completion.usage);
+    this.usage.addCall(usage);
     this.callsBy.set(agent.id, (this.callsBy.get(agent.id) ?? 0) + 1);
     this.log.write({
       event: "llm_call",
@@ -133,7 +134,7 @@ export class Run {
       model: agent.model,
       new_messages: messages.slice(loggedMessages),
       completion: completion.text,
-      usage: completion.usage,
+      usage,
       duration_s: (performance.now() - started) / 1000,
       attempts: completion.attempts,
     });
@@ -166,9 +167,20 @@ export class Run {
     }
   }
 
+  // The provider's cost when it reported one, else the configured price of the model, else null.
+  private priced(model: string, usage: CallUsage): CallUsage {
+    const price = this.config.model_prices[model];
+    if (usage.cost !== null || price === undefined) return usage;
+    const cost = (usage.prompt_tokens * price.prompt_per_million +
+      usage.completion_tokens * price.completion_per_million) /
+      1_000_000;
+    return { ...usage, cost };
+  }
+
   private checkRunBudgets(): void {
     const usage = this.usage.snapshot();
     const limits: [string, number | null, number][] = [
+      ["max_llm_calls", this.config.max_llm_calls, usage.llm_calls],
       ["max_prompt_tokens", this.config.max_prompt_tokens, usage.prompt_tokens],
       ["max_completion_tokens", this.config.max_completion_tokens, usage.completion_tokens],
       ["max_money_spent", this.config.max_money_spent, this.usage.knownCost],

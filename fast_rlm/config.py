@@ -44,6 +44,15 @@ def _packaged(key: str) -> Any:
     return _PACKAGED[key]
 
 
+class ModelPrice(BaseModel):
+    """What a model costs, for providers that report no cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_per_million: float = Field(ge=0)
+    completion_per_million: float = Field(ge=0)
+
+
 class RLMConfig(BaseModel):
     """Run configuration. Every field's default comes from the packaged rlm_config.yaml."""
 
@@ -63,6 +72,8 @@ class RLMConfig(BaseModel):
         default_factory=lambda: _packaged("max_completion_tokens"), gt=0
     )
     max_prompt_tokens: int | None = Field(default_factory=lambda: _packaged("max_prompt_tokens"), gt=0)
+    max_llm_calls: int | None = Field(default_factory=lambda: _packaged("max_llm_calls"), gt=0)
+    model_prices: dict[str, ModelPrice] = Field(default_factory=lambda: _packaged("model_prices"))
     llm_timeout_s: float = Field(default_factory=lambda: _packaged("llm_timeout_s"), gt=0)
     llm_max_retries: int = Field(default_factory=lambda: _packaged("llm_max_retries"), ge=0)
     step_timeout_s: float = Field(default_factory=lambda: _packaged("step_timeout_s"), gt=0)

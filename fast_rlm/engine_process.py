@@ -58,6 +58,10 @@ class EngineRun:
         self._log_file = log_file
         self._net_hosts = net_hosts
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
+        self._process: subprocess.Popen[str] | None = None
+        self._stdin_lock = threading.Lock()
+        self._cancel_requested = threading.Event()
+        self._kill_timer: threading.Timer | None = None
         self.saw_run_end = False
 
     def execute(self, on_event: EventCallback) -> dict[str, Any]:
@@ -72,28 +76,60 @@ class EngineRun:
                 text=True,
                 encoding="utf-8",
                 bufsize=1,
+                # A terminal's Ctrl-C reaches only this process, which then cancels the engine in order
+                # (closing the log, reporting partial results). If this process dies, the engine sees
+                # its stdin close and stops by itself.
+                start_new_session=True,
             )
         except OSError as error:
             raise EngineStartError(f"Cannot start the Deno engine: {error}") from None
+        self._process = process
+        if self._cancel_requested.is_set():
+            self.cancel()  # cancelled while starting: arm the kill timer now that there is a process
         stderr_reader = threading.Thread(target=self._collect_stderr, args=(process,), daemon=True)
         stderr_reader.start()
-        writer = threading.Thread(target=self._send_start, args=(process,), daemon=True)
+        writer = threading.Thread(target=self._send_messages, args=(process,), daemon=True)
         writer.start()
         try:
             return self._read_until_outcome(process, on_event)
         except KeyboardInterrupt:
-            return self._cancel(process, on_event)
+            self.cancel()
+            return self._read_until_outcome(process, on_event)
         finally:
+            if self._kill_timer is not None:
+                self._kill_timer.cancel()
             self._close(process)
             stderr_reader.join(timeout=1)
 
-    def _send_start(self, process: subprocess.Popen[str]) -> None:
-        try:
-            assert process.stdin is not None
-            process.stdin.write(self._start_line)
-            process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass  # the engine died; the reader reports it with the engine's stderr
+    def cancel(self) -> None:
+        """Asks the engine to stop every agent and report; kills it if it has not within a grace period.
+        Safe to call from any thread, before or during execute()."""
+        self._cancel_requested.set()
+        process = self._process
+        if process is None:
+            return  # execute() has not spawned the engine yet; its writer sends the cancel
+        with self._stdin_lock:
+            if self._kill_timer is None:
+                self._kill_timer = threading.Timer(CANCEL_GRACE_S, process.kill)
+                self._kill_timer.daemon = True
+                self._kill_timer.start()
+
+    def _send_messages(self, process: subprocess.Popen[str]) -> None:
+        """The start message, then a cancel if one is asked for: always in that order."""
+        self._write(process, self._start_line)
+        self._cancel_requested.wait()
+        self._write(process, json.dumps({"type": "cancel"}) + "\n")
+
+    def _write(self, process: subprocess.Popen[str], text: str) -> None:
+        with self._stdin_lock:
+            if process.stdin is None or process.stdin.closed:
+                return
+            try:
+                assert process.stdin is not None
+                process.stdin.write(text)
+                process.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass  # the engine is gone; the reader reports why
 
     def _collect_stderr(self, process: subprocess.Popen[str]) -> None:
         assert process.stderr is not None
@@ -115,6 +151,8 @@ class EngineRun:
             elif message["type"] == "fatal":
                 raise self._error_from(message)
         process.wait()
+        if self._cancel_requested.is_set():
+            raise CancelledError("The run was cancelled; the engine was stopped before it could report.")
         raise EngineCrashError(
             f"The engine exited (code {process.returncode}) without a result. Its last words:\n"
             + "\n".join(self._stderr_tail)
@@ -130,28 +168,14 @@ class EngineRun:
             return None
         return message
 
-    def _cancel(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
-        try:
-            assert process.stdin is not None
-            process.stdin.write(json.dumps({"type": "cancel"}) + "\n")
-            process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-        timer = threading.Timer(CANCEL_GRACE_S, process.kill)
-        timer.start()
-        try:
-            return self._read_until_outcome(process, on_event)
-        except EngineCrashError:
-            raise CancelledError("The run was cancelled; the engine was stopped.") from None
-        finally:
-            timer.cancel()
-
     def _close(self, process: subprocess.Popen[str]) -> None:
-        try:
-            if process.stdin:
-                process.stdin.close()
-        except OSError:
-            pass
+        self._cancel_requested.set()  # releases the writer thread; the engine is done or dying
+        with self._stdin_lock:
+            try:
+                if process.stdin:
+                    process.stdin.close()
+            except OSError:
+                pass
         try:
             process.wait(timeout=CANCEL_GRACE_S)
         except subprocess.TimeoutExpired:

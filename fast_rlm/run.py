@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import socket
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +24,9 @@ REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
 
 
+EventCallback = Callable[[dict[str, Any]], None]
+
+
 def run(
     query: str | dict | list | None = None,
     prefix: str | None = None,
@@ -30,8 +36,8 @@ def run(
     instruction: str | None = None,
     input_file: str | Path | None = None,
     verbosity: int | str | None = None,
-    on_event: Callable[[dict[str, Any]], None] | None = None,
-    on_step: Callable[[dict[str, Any]], None] | None = None,
+    on_event: EventCallback | None = None,
+    on_step: EventCallback | None = None,
     log_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Answer `query` with a recursive language model.
@@ -39,16 +45,103 @@ def run(
     The query (or the contents of `input_file`) becomes the variable `context` in the root agent's
     REPL; `instruction` says what to do with it. Returns {"results", "usage", "log_file", "run_id"}.
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
+    Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
+    return prepare_run(**locals()).execute()
+
+
+async def arun(
+    query: str | dict | list | None = None,
+    prefix: str | None = None,
+    config: RLMConfig | dict[str, Any] | None = None,
+    verbose: bool | None = None,
+    *,
+    instruction: str | None = None,
+    input_file: str | Path | None = None,
+    verbosity: int | str | None = None,
+    on_event: EventCallback | None = None,
+    on_step: EventCallback | None = None,
+    log_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """run() for asyncio code. Cancelling the awaiting task cancels the run: the engine stops every
+    agent and closes the log before asyncio.CancelledError propagates. Callbacks run in a worker
+    thread."""
+    arguments = dict(locals())
+    loop = asyncio.get_running_loop()
+    prepared = await loop.run_in_executor(None, lambda: prepare_run(**arguments))
+    execution = loop.run_in_executor(None, prepared.execute)
+    try:
+        return await asyncio.shield(execution)
+    except asyncio.CancelledError:
+        prepared.cancel()
+        with contextlib.suppress(FastRLMError):
+            await execution
+        raise
+
+
+@dataclass
+class PreparedRun:
+    """A validated run whose engine has not started yet."""
+
+    run_id: str
+    log_file: Path
+    engine: EngineRun
+    progress: ProgressPrinter
+    on_event: EventCallback | None
+    on_step: EventCallback | None
+
+    def execute(self) -> dict[str, Any]:
+        started = time.monotonic()
+        try:
+            outcome = self.engine.execute(self._dispatch)
+        except FastRLMError as error:
+            error.log_file = str(self.log_file)
+            if not self.engine.saw_run_end:
+                _close_log(self.log_file, self.run_id, error, time.monotonic() - started)
+            self.progress.failed(error)
+            raise
+        result = {
+            "results": outcome["results"],
+            "usage": outcome["usage"],
+            "log_file": str(self.log_file),
+            "run_id": self.run_id,
+        }
+        self.progress.finished(result)
+        return result
+
+    def cancel(self) -> None:
+        """Stops the run from another thread; execute() then raises CancelledError."""
+        self.engine.cancel()
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        self.progress.show(event)
+        if self.on_event is not None:
+            self.on_event(event)
+        if self.on_step is not None and event["event"] == "code_step":
+            self.on_step(event)
+
+
+def prepare_run(
+    query: str | dict | list | None = None,
+    prefix: str | None = None,
+    config: RLMConfig | dict[str, Any] | None = None,
+    verbose: bool | None = None,
+    *,
+    instruction: str | None = None,
+    input_file: str | Path | None = None,
+    verbosity: int | str | None = None,
+    on_event: EventCallback | None = None,
+    on_step: EventCallback | None = None,
+    log_dir: str | Path | None = None,
+) -> PreparedRun:
+    """Everything that can fail before the engine starts fails here, leaving nothing behind."""
     context, instruction = _resolve_input(query, input_file, instruction)
     level = parse_verbosity(verbosity, verbose)
     resolved = resolve_config(config)
     api_key = resolved.resolved_api_key()
-    base_url = resolved.resolved_base_url()
-    net_host = _check_reachable(base_url)
+    net_host = _check_reachable(resolved.resolved_base_url())
     install_engine_dependencies()
 
-    started = time.monotonic()
     run_id = uuid.uuid4().hex
     log_file = _new_log_file(Path(log_dir or DEFAULT_LOG_DIR), prefix, run_id)
     start_message = {
@@ -61,32 +154,14 @@ def run(
         "log_file": str(log_file),
         "snapshot_file": str(snapshot_file()),
     }
-    progress = ProgressPrinter(level)
-
-    def dispatch(event: dict[str, Any]) -> None:
-        progress.show(event)
-        if on_event is not None:
-            on_event(event)
-        if on_step is not None and event["event"] == "code_step":
-            on_step(event)
-
-    engine = EngineRun(start_message, log_file, [net_host])
-    try:
-        outcome = engine.execute(dispatch)
-    except FastRLMError as error:
-        error.log_file = str(log_file)
-        if not engine.saw_run_end:
-            _close_log(log_file, run_id, error, time.monotonic() - started)
-        progress.failed(error)
-        raise
-    result = {
-        "results": outcome["results"],
-        "usage": outcome["usage"],
-        "log_file": str(log_file),
-        "run_id": run_id,
-    }
-    progress.finished(result)
-    return result
+    return PreparedRun(
+        run_id=run_id,
+        log_file=log_file,
+        engine=EngineRun(start_message, log_file, [net_host]),
+        progress=ProgressPrinter(level),
+        on_event=on_event,
+        on_step=on_step,
+    )
 
 
 def _resolve_input(

@@ -8,6 +8,8 @@ Every request is recorded.
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,10 +24,11 @@ class ScriptedReply:
 
     content: str | None = None
     status: int = 200
-    body: str | None = None
+    body: str | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     cost: float | None = None
+    drop_connection: bool = False  # close the socket without answering (a connection reset)
 
 
 Responder = Callable[[dict[str, Any]], "str | ScriptedReply"]
@@ -64,6 +67,9 @@ class ScriptedModelServer:
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
         self.authorization_headers: list[str] = []
+        # Per request, in arrival order: when it arrived and when the client hung up before the reply
+        # (None if it did not), both from time.monotonic().
+        self.timings: list[dict[str, float | None]] = []
         self._lock = threading.Lock()
         self._server = _LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -93,10 +99,13 @@ class ScriptedModelServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _record(self, request: dict[str, Any], authorization: str) -> None:
+    def _record(self, request: dict[str, Any], authorization: str) -> dict[str, float | None]:
+        timing: dict[str, float | None] = {"arrived": time.monotonic(), "client_left": None}
         with self._lock:
             self.requests.append(request)
             self.authorization_headers.append(authorization)
+            self.timings.append(timing)
+        return timing
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -110,14 +119,21 @@ class ScriptedModelServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 request = json.loads(self.rfile.read(length))
-                server._record(request, self.headers.get("authorization", ""))
+                timing = server._record(request, self.headers.get("authorization", ""))
                 reply = server.responder(request)
                 if isinstance(reply, str):
                     reply = ScriptedReply(content=reply)
                 if server.latency_s or reply.delay_s:
-                    time.sleep(server.latency_s + reply.delay_s)  # simulated model latency
+                    if self._client_left_during(server.latency_s + reply.delay_s):
+                        timing["client_left"] = time.monotonic()
+                        self.close_connection = True
+                        return
+                if reply.drop_connection:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 body = reply.body if reply.body is not None else json.dumps(self._completion(request, reply))
-                encoded = body.encode()
+                encoded = body if isinstance(body, bytes) else body.encode()
                 self.send_response(reply.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(encoded)))
@@ -125,6 +141,11 @@ class ScriptedModelServer:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(encoded)
+
+            def _client_left_during(self, seconds: float) -> bool:
+                """Waits out the simulated latency; True if the client hung up meanwhile."""
+                readable, _, _ = select.select([self.connection], [], [], seconds)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
 
             def _completion(self, request: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
                 content = reply.content or ""

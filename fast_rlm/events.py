@@ -1,0 +1,213 @@
+"""The JSONL log schema, version 1, in Python: mirrors engine/log_events.ts (the one definition).
+
+Every line of a run's log is one event. `parse_event` turns a decoded line into its model; an
+event type this version does not know (a newer writer, a hand-edited log) becomes an
+`UnknownEvent` that keeps the raw dict instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+LOG_SCHEMA_VERSION = 1
+
+
+class _LogModel(BaseModel):
+    # A newer writer may add fields; readers of version 1 ignore them rather than fail.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ErrorInfo(_LogModel):
+    type: str
+    message: str
+
+
+class CallUsage(_LogModel):
+    """Tokens and cost of one model call. `cost` is None when the provider did not report it."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None = None
+
+
+class Usage(_LogModel):
+    """Run totals. `cost` is None unless the provider reported it for every call."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    llm_calls: int
+    agents: int
+    cost: float | None = None
+
+
+class ChatMessage(_LogModel):
+    role: str
+    content: str
+
+
+class _EventCommon(_LogModel):
+    v: int
+    ts: float
+    run_id: str
+
+
+class RunStart(_EventCommon):
+    event: Literal["run_start"]
+    config: dict[str, Any]
+    query_type: str
+    query_chars: int
+    query_preview: str
+    instruction: str | None
+    workers: int
+
+
+class AgentStart(_EventCommon):
+    event: Literal["agent_start"]
+    agent_id: str
+    parent_id: str | None
+    depth: int
+    model: str
+    instruction: str | None
+    context_type: str
+    context_chars: int
+    context_preview: str
+
+
+class LlmCall(_EventCommon):
+    """One answered model call. `ts` is when the answer arrived; it started `duration_s` earlier."""
+
+    event: Literal["llm_call"]
+    agent_id: str
+    call: int
+    model: str
+    # Messages added since this agent's previous call: the full prompt is the concatenation.
+    new_messages: list[ChatMessage]
+    completion: str
+    usage: CallUsage
+    duration_s: float
+    attempts: int
+
+
+class LlmRetry(_EventCommon):
+    event: Literal["llm_retry"]
+    agent_id: str
+    call: int
+    attempt: int
+    reason: str
+    wait_s: float
+
+
+class CodeStep(_EventCommon):
+    """One code block run in the agent's REPL. `ts` is when it finished."""
+
+    event: Literal["code_step"]
+    agent_id: str
+    step: int
+    code: str | None
+    stdout: str
+    stderr: str
+    error: str | None
+    final: bool
+    duration_s: float
+
+
+class AgentEnd(_EventCommon):
+    event: Literal["agent_end"]
+    agent_id: str
+    status: Literal["done", "failed"]
+    # FINAL(None) is a result too: whether the key was present is in `model_fields_set`.
+    result: Any = None
+    error: ErrorInfo | None = None
+    llm_calls: int
+    duration_s: float
+
+
+class RunEnd(_EventCommon):
+    event: Literal["run_end"]
+    status: Literal["ok", "error", "cancelled"]
+    results: Any = None
+    error: ErrorInfo | None = None
+    usage: Usage
+    duration_s: float
+
+
+class UnknownEvent(BaseModel):
+    """An event type this reader does not know, kept as written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: str
+    raw: dict[str, Any]
+
+    @property
+    def agent_id(self) -> str | None:
+        agent_id = self.raw.get("agent_id")
+        return agent_id if isinstance(agent_id, str) else None
+
+    @property
+    def ts(self) -> float | None:
+        ts = self.raw.get("ts")
+        return float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+
+
+KnownEvent = Annotated[
+    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd,
+    Field(discriminator="event"),
+]
+LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd | UnknownEvent
+AgentEvent = AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd
+
+KNOWN_EVENT_TYPES = frozenset(
+    {"run_start", "agent_start", "llm_call", "llm_retry", "code_step", "agent_end", "run_end"}
+)
+
+_known_event_adapter: TypeAdapter[KnownEvent] = TypeAdapter(KnownEvent)
+
+
+class EventFormatError(ValueError):
+    """A line names a known event type but its fields do not match the schema."""
+
+
+def parse_event(raw: dict[str, Any]) -> LogEvent:
+    """The model of one decoded log line.
+
+    Raises EventFormatError when the line is not an object with a string `event`, or when a known
+    event type has missing or mistyped fields.
+    """
+    if not isinstance(raw, dict):
+        raise EventFormatError(f"an event is a JSON object, not {type(raw).__name__}")
+    kind = raw.get("event")
+    if not isinstance(kind, str):
+        raise EventFormatError("the object has no string `event` field")
+    if kind not in KNOWN_EVENT_TYPES:
+        return UnknownEvent(event=kind, raw=raw)
+    try:
+        return _known_event_adapter.validate_python(raw)
+    except ValidationError as error:
+        raise EventFormatError(f"{kind} event: {describe_validation_error(error)}") from None
+
+
+def parse_event_json(line: str | bytes) -> LogEvent:
+    """parse_event for one raw JSONL line; raises EventFormatError when it is not a JSON object."""
+    try:
+        return _known_event_adapter.validate_json(line)
+    except ValidationError:
+        pass  # not JSON, an unknown type or bad fields: the slow path below says which
+    try:
+        raw = json.loads(line)
+    except ValueError as error:
+        raise EventFormatError(f"not valid JSON ({error})") from None
+    return parse_event(raw)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors()[:3]:
+        location = ".".join(str(part) for part in detail["loc"][1:]) or "event"
+        problems.append(f"{location}: {detail['msg']}")
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

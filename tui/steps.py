@@ -1,0 +1,261 @@
+"""The right pane: one agent's header and its turns (model text, code, output, usage, timing).
+
+Only the selected agent's lines are read from disk, and only one page of its turns becomes widgets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from rich.console import RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Collapsible, Static
+
+from fast_rlm.events import AgentEnd
+from fast_rlm.log_reader import LogIndex, Turn
+from fast_rlm.log_stats import format_cost, format_count, format_duration
+from tui.agent_tree import STATUS_STYLES
+
+TURNS_PER_PAGE = 20
+MAX_SHOWN_CHARS = 20_000
+CODE_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\r?\n(.*?)```", re.DOTALL)
+
+
+def clipped(text: str) -> str:
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    return (
+        text[:MAX_SHOWN_CHARS] + f"\n… {format_count(len(text) - MAX_SHOWN_CHARS)} more characters not shown"
+    )
+
+
+def highlighted(text: str, needle: str, style: str = "") -> Text:
+    shown = Text(clipped(text), style=style)
+    if needle:
+        shown.highlight_regex(re.compile(re.escape(needle), re.IGNORECASE), "black on yellow")
+    return shown
+
+
+def model_text(completion: str, code: str | None) -> str:
+    """The model's words around its code block: the block itself is shown as code."""
+    if code is None:
+        return completion
+    for match in CODE_FENCE.finditer(completion):
+        if match.group(1).strip() == code.strip():
+            return (completion[: match.start()] + completion[match.end() :]).strip()
+    return completion.strip()
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    count: int
+
+
+def page_of(turns: list[Turn], offset: int | None) -> int | None:
+    if offset is None:
+        return None
+    for position, turn in enumerate(turns):
+        if offset in turn.offsets:
+            return position // TURNS_PER_PAGE
+    return None
+
+
+class TurnView(Vertical):
+    """One turn: the model call (retries, prompt, reply) and the code step it led to."""
+
+    def __init__(self, turn: Turn, needle: str) -> None:
+        super().__init__(classes="turn")
+        self.turn = turn
+        self.needle = needle
+
+    def compose(self):
+        turn, needle = self.turn, self.needle
+        call = turn.call
+        if call is not None:
+            usage = call.usage
+            title = Text.assemble(
+                (f"call {turn.number}", "bold"),
+                f" · {call.model} · {format_duration(call.duration_s)} · ",
+                f"{format_count(usage.prompt_tokens)} prompt + {format_count(usage.completion_tokens)} "
+                f"completion tokens · cost {format_cost(usage.cost)}",
+            )
+            if call.attempts > 1:
+                title.append(f" · {call.attempts} attempts", "yellow")
+        else:
+            title = Text.assemble((f"call {turn.number}", "bold"), (" · no answer", "red"))
+        yield Static(title, classes="turn-title")
+        for retry in turn.retries:
+            yield Static(
+                Text(f"retry {retry.attempt}: {retry.reason}, waited {retry.wait_s:.1f} s", style="yellow"),
+                classes="retry",
+            )
+        if call is not None and call.new_messages:
+            prompt = Text()
+            for message in call.new_messages:
+                prompt.append(f"[{message.role}]\n", "bold")
+                prompt.append_text(highlighted(message.content, needle))
+                prompt.append("\n")
+            plural = "s" if len(call.new_messages) != 1 else ""
+            with Collapsible(title=f"prompt: {len(call.new_messages)} new message{plural}", collapsed=True):
+                yield Static(prompt, classes="prompt")
+        step = turn.step
+        if call is not None:
+            words = model_text(call.completion, step.code if step else None)
+            if words:
+                yield Static(highlighted(words, needle), classes="model-text")
+        if step is not None:
+            step_title = Text.assemble(
+                (f"step {step.step}", "bold"), f" · ran in {format_duration(step.duration_s)}"
+            )
+            if step.final:
+                step_title.append(" · FINAL", "bold green")
+            if step.error:
+                step_title.append(" · error", "bold red")
+            yield Static(step_title, classes="step-title")
+            if step.code:
+                yield Static(self._code(step.code, needle), classes="code")
+            if step.stdout:
+                yield Static(highlighted(step.stdout.rstrip("\n"), needle), classes="stdout")
+            if step.stderr:
+                yield Static(highlighted(step.stderr.rstrip("\n"), needle), classes="stderr")
+            if step.error:
+                yield Static(highlighted(step.error, needle), classes="error")
+        elif call is not None and step is None:
+            yield Static(Text("(no code ran for this reply)", style="dim"), classes="step-title")
+        for unknown in turn.unknown:
+            yield Static(
+                Text(f"unknown event {unknown.event}: {unknown.raw}", style="dim"), classes="unknown"
+            )
+
+    @staticmethod
+    def _code(code: str, needle: str) -> RenderableType:
+        shown = clipped(code.rstrip("\n"))
+        matching_lines = (
+            {number for number, line in enumerate(shown.splitlines(), 1) if needle.lower() in line.lower()}
+            if needle
+            else set()
+        )
+        return Syntax(
+            shown,
+            "python",
+            theme="monokai",
+            line_numbers=True,
+            word_wrap=True,
+            highlight_lines=matching_lines,
+        )
+
+
+class AgentSteps(VerticalScroll):
+    """Shows one agent; `show` replaces what is shown."""
+
+    def __init__(self, index: LogIndex, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.index = index
+        self.agent_id: str | None = None
+        self.page = 0
+        self.page_count = 0
+        self.needle = ""
+        self._turns: list[Turn] = []
+
+    def on_mount(self) -> None:
+        self.mount(Static(Text("Select an agent on the left.", style="dim"), classes="placeholder"))
+
+    def show(
+        self, agent_id: str, *, target_offset: int | None = None, needle: str = "", last_page: bool = False
+    ) -> None:
+        """Read the agent's turns from the log and show the page holding `target_offset` (or the
+        first page, or the last with `last_page`), scrolled to the turn holding it."""
+        self.agent_id = agent_id
+        self.needle = needle
+        self._turns = self.index.agent_turns(agent_id)
+        self.page_count = max(1, -(-len(self._turns) // TURNS_PER_PAGE))
+        target_page = page_of(self._turns, target_offset)
+        if target_page is not None:
+            self.page = target_page
+        elif last_page:
+            self.page = self.page_count - 1
+        else:
+            self.page = 0
+        self._render_page(target_offset, scroll_to_end=last_page and target_offset is None)
+
+    def turn_page(self, delta: int) -> bool:
+        new_page = min(max(self.page + delta, 0), self.page_count - 1)
+        if self.agent_id is None or new_page == self.page:
+            return False
+        self.page = new_page
+        self._render_page(None, scroll_to_end=False)
+        return True
+
+    def _render_page(self, target_offset: int | None, *, scroll_to_end: bool) -> None:
+        assert self.agent_id is not None
+        self.remove_children()
+        first = self.page * TURNS_PER_PAGE
+        shown = self._turns[first : first + TURNS_PER_PAGE]
+        widgets: list[Static | Vertical] = [Static(self._header(), classes="agent-header")]
+        if self.page_count > 1:
+            widgets.append(Static(self._pager_text(first, len(shown)), classes="pager"))
+        target_widget = None
+        for turn in shown:
+            view = TurnView(turn, self.needle)
+            if target_offset is not None and target_offset in turn.offsets:
+                target_widget = view
+                view.add_class("-target")
+            widgets.append(view)
+        if not self._turns:
+            widgets.append(Static(Text("No model calls logged for this agent yet.", style="dim")))
+        self.mount_all(widgets)
+        if target_widget is not None:
+            self.call_after_refresh(self.scroll_to_widget, target_widget, animate=False, top=True)
+        elif scroll_to_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        else:
+            self.scroll_home(animate=False)
+
+    def _pager_text(self, first: int, shown: int) -> Text:
+        return Text(
+            f"turns {first + 1}-{first + shown} of {len(self._turns)} · "
+            f"page {self.page + 1}/{self.page_count} · [ and ] turn pages",
+            style="italic",
+        )
+
+    def _header(self) -> RenderableType:
+        assert self.agent_id is not None
+        record = self.index.agents[self.agent_id]
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        table.add_row(
+            "agent",
+            Text.assemble((record.agent_id, "bold"), "  ", (record.status, STATUS_STYLES[record.status])),
+        )
+        table.add_row(
+            "model", f"{record.model or '?'} · depth {record.depth} · parent {record.parent_id or '-'}"
+        )
+        if record.instruction:
+            table.add_row("instruction", highlighted(record.instruction, self.needle))
+        table.add_row(
+            "context",
+            highlighted(f"{format_count(record.context_chars)} chars: {record.context_preview}", self.needle),
+        )
+        table.add_row(
+            "usage",
+            f"{record.llm_calls} calls · {record.code_steps} steps · {record.retries} retries · "
+            f"{format_count(record.prompt_tokens)} prompt + "
+            f"{format_count(record.completion_tokens)} completion tokens · "
+            f"cost {format_cost(record.cost)} · {format_duration(record.duration_s)}",
+        )
+        end = self.index.agent_end_event(self.agent_id) if record.finished else None
+        if isinstance(end, AgentEnd) and "result" in end.model_fields_set:
+            result = end.result if isinstance(end.result, str) else json.dumps(end.result, ensure_ascii=False)
+            table.add_row("result", highlighted(result, self.needle, "green"))
+        if record.error is not None:
+            table.add_row(
+                "error", highlighted(f"{record.error.type}: {record.error.message}", self.needle, "bold red")
+            )
+        return table

@@ -40,14 +40,25 @@ type WorkerSlot = {
   alive: boolean;
 };
 
+// Where an agent lives. Until its first step has run, its namespace holds nothing but its context,
+// so the pool keeps the context bytes and can rebuild the agent on another worker if its own dies.
+type PlacedAgent = {
+  slot: WorkerSlot;
+  contextBytes: Uint8Array | null;
+  contextIsText: boolean;
+};
+
 type PendingStep = {
   stepId: number;
   agentId: string;
+  stepNumber: number;
+  code: string;
   slot: WorkerSlot;
+  started: boolean;
   resolve: (outcome: StepOutcome) => void;
   reject: (error: Error) => void;
   activeMs: number; // time spent running, excluding waits on children
-  activeSince: number | null; // null while waiting on children
+  activeSince: number | null; // null while queued or waiting on children
   childQueriesOpen: number;
   cancelSent: boolean;
   lastInterruptAt: number;
@@ -111,7 +122,7 @@ export async function ensureSnapshot(snapshotFile: string): Promise<void> {
 
 export class ReplPool {
   private slots: WorkerSlot[] = [];
-  private agentSlots = new Map<string, WorkerSlot>();
+  private agents = new Map<string, PlacedAgent>();
   private pendingSteps = new Map<number, PendingStep>();
   private runningStepOf = new Map<string, PendingStep>();
   private pendingCreates = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
@@ -155,6 +166,8 @@ export class ReplPool {
           return markFailed(replError(`a REPL worker failed to start: ${message.message}`));
         case "agent_created":
           return this.settleCreate(slot, message.agentId, message.error);
+        case "step_started":
+          return this.markStarted(slot, message.stepId);
         case "step_done":
           return this.settleStep(slot, message.stepId, message.outcomeJson);
         case "llm_query":
@@ -188,27 +201,39 @@ export class ReplPool {
     contextBytes: Uint8Array,
     contextIsText: boolean,
   ): Promise<void> {
-    const parentSlot = parentId === null ? undefined : this.agentSlots.get(parentId);
+    const parentSlot = parentId === null ? undefined : this.agents.get(parentId)?.slot;
     const live = this.slots.filter((slot) => slot.alive);
     const candidates = live.length > 1 ? live.filter((slot) => slot !== parentSlot) : live;
     const slot = candidates.reduce((best, candidate) =>
       candidate.agentCount < best.agentCount ? candidate : best
     );
+    const placed: PlacedAgent = { slot, contextBytes, contextIsText };
+    this.agents.set(agentId, placed);
     slot.agentCount += 1;
-    this.agentSlots.set(agentId, slot);
-    await slot.ready;
     const created = new Promise<void>((resolve, reject) =>
       this.pendingCreates.set(agentId, { resolve, reject })
     );
-    const message: ToWorker = { kind: "create_agent", agentId, contextBytes, contextIsText };
-    slot.worker.postMessage(message, [contextBytes.buffer as ArrayBuffer]);
+    this.sendCreate(agentId, placed);
     await created;
   }
 
+  private async sendCreate(agentId: string, placed: PlacedAgent): Promise<void> {
+    const slot = placed.slot;
+    await slot.ready.catch(() => {});
+    if (!slot.alive || placed.contextBytes === null) return; // replaceWorker settles or moves it
+    const message: ToWorker = {
+      kind: "create_agent",
+      agentId,
+      contextBytes: placed.contextBytes,
+      contextIsText: placed.contextIsText,
+    };
+    slot.worker.postMessage(message); // copied, not transferred: the pool keeps the bytes for a rebuild
+  }
+
   runStep(agentId: string, stepNumber: number, code: string): Promise<StepOutcome> {
-    const slot = this.agentSlots.get(agentId);
-    if (!slot) return Promise.reject(replError(`no REPL for agent ${agentId}`));
-    if (!slot.alive) {
+    const placed = this.agents.get(agentId);
+    if (!placed) return Promise.reject(replError(`no REPL for agent ${agentId}`));
+    if (!placed.slot.alive) {
       return Promise.reject(replError(`agent ${agentId}'s REPL was lost when its worker was restarted`));
     }
     const stepId = ++this.nextStepId;
@@ -216,30 +241,43 @@ export class ReplPool {
       const step: PendingStep = {
         stepId,
         agentId,
-        slot,
+        stepNumber,
+        code,
+        slot: placed.slot,
+        started: false,
         resolve,
         reject,
         activeMs: 0,
-        activeSince: performance.now(),
+        activeSince: null, // the clock starts when the worker starts the step, not while it is queued
         childQueriesOpen: 0,
         cancelSent: false,
         lastInterruptAt: 0,
       };
       this.pendingSteps.set(stepId, step);
       this.runningStepOf.set(agentId, step);
-      const message: ToWorker = { kind: "run_step", stepId, agentId, stepNumber, code };
-      slot.worker.postMessage(message);
+      this.sendStep(step);
     });
   }
 
+  private sendStep(step: PendingStep): void {
+    const message: ToWorker = {
+      kind: "run_step",
+      stepId: step.stepId,
+      agentId: step.agentId,
+      stepNumber: step.stepNumber,
+      code: step.code,
+    };
+    step.slot.worker.postMessage(message);
+  }
+
   dropAgent(agentId: string): void {
-    const slot = this.agentSlots.get(agentId);
-    if (!slot) return;
-    this.agentSlots.delete(agentId);
-    slot.agentCount -= 1;
-    if (!slot.alive) return;
+    const placed = this.agents.get(agentId);
+    if (!placed) return;
+    this.agents.delete(agentId);
+    placed.slot.agentCount -= 1;
+    if (!placed.slot.alive) return;
     const message: ToWorker = { kind: "drop_agent", agentId };
-    slot.worker.postMessage(message);
+    placed.slot.worker.postMessage(message);
   }
 
   shutdown(): void {
@@ -251,11 +289,18 @@ export class ReplPool {
   }
 
   private settleCreate(slot: WorkerSlot, agentId: string, error: string | null): void {
-    if (this.agentSlots.get(agentId) !== slot) return;
+    if (this.agents.get(agentId)?.slot !== slot) return;
     const pending = this.pendingCreates.get(agentId);
     this.pendingCreates.delete(agentId);
     if (error === null) pending?.resolve();
     else pending?.reject(replError(`cannot load the context into agent ${agentId}'s REPL: ${error}`));
+  }
+
+  private markStarted(slot: WorkerSlot, stepId: number): void {
+    const step = this.pendingSteps.get(stepId);
+    if (!step || step.slot !== slot) return;
+    step.started = true;
+    step.activeSince = performance.now();
   }
 
   private settleStep(slot: WorkerSlot, stepId: number, outcomeJson: string): void {
@@ -263,6 +308,8 @@ export class ReplPool {
     // A worker may only settle steps the pool sent to it.
     if (!step || step.slot !== slot) return;
     this.finishStep(step);
+    const placed = this.agents.get(step.agentId);
+    if (placed) placed.contextBytes = null; // the namespace has moved on from its context: no rebuild
     step.resolve(JSON.parse(outcomeJson));
   }
 
@@ -278,7 +325,7 @@ export class ReplPool {
     let replyJson: string;
     // A worker may only ask on behalf of agents the pool placed on it, from a running step.
     const step = this.runningStepOf.get(agentId);
-    if (this.agentSlots.get(agentId) !== slot || !step) {
+    if (this.agents.get(agentId)?.slot !== slot || !step) {
       replyJson = JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
     } else {
       this.pauseClock(step);
@@ -308,10 +355,9 @@ export class ReplPool {
     const now = performance.now();
     const limitMs = this.options.stepTimeoutSeconds * 1000;
     for (const step of this.pendingSteps.values()) {
-      if (step.activeSince === null) continue;
+      if (step.activeSince === null || !step.slot.alive) continue;
       const overdueMs = step.activeMs + (now - step.activeSince) - limitMs;
       if (overdueMs < 0) continue;
-      if (!step.slot.alive) continue;
       if (overdueMs > KILL_GRACE_MS) {
         this.replaceWorker(
           step.slot,
@@ -334,23 +380,41 @@ export class ReplPool {
     }
   }
 
-  // Terminates a worker and starts a fresh one in its place. Its agents' namespaces are gone: their
-  // running steps fail now and their later steps fail at once, with a typed error.
+  // Terminates a worker and starts a fresh one in its place. Agents whose namespace held only their
+  // context (no step has run yet) are rebuilt on the new worker, their queued step resent; the others
+  // lost their state: their running step fails now and their later steps fail at once, typed.
   private replaceWorker(slot: WorkerSlot, why: string): void {
     if (!slot.alive) return;
     slot.alive = false;
     slot.worker.terminate();
-    const index = this.slots.indexOf(slot);
-    if (index !== -1) this.slots[index] = this.startWorker();
-    for (const step of [...this.pendingSteps.values()]) {
-      if (step.slot !== slot) continue;
-      this.finishStep(step);
-      step.reject(replError(`agent ${step.agentId}'s REPL was lost: ${why}`));
-    }
-    for (const [agentId, pending] of this.pendingCreates) {
-      if (this.agentSlots.get(agentId) !== slot) continue;
+    const fresh = this.startWorker();
+    this.slots[this.slots.indexOf(slot)] = fresh;
+    for (const [agentId, placed] of this.agents) {
+      if (placed.slot !== slot) continue;
+      const step = this.runningStepOf.get(agentId);
+      if (placed.contextBytes !== null && !step?.started) {
+        placed.slot = fresh;
+        fresh.agentCount += 1;
+        this.sendCreate(agentId, placed).then(() => {
+          if (step && this.pendingSteps.has(step.stepId)) {
+            Object.assign(step, {
+              slot: fresh,
+              activeMs: 0,
+              activeSince: performance.now(),
+              cancelSent: false,
+            });
+            this.sendStep(step);
+          }
+        });
+        continue;
+      }
+      if (step) {
+        this.finishStep(step);
+        step.reject(replError(`agent ${agentId}'s REPL was lost: ${why}`));
+      }
+      const pendingCreate = this.pendingCreates.get(agentId);
       this.pendingCreates.delete(agentId);
-      pending.reject(replError(`agent ${agentId}'s REPL was lost: ${why}`));
+      pendingCreate?.reject(replError(`agent ${agentId}'s REPL was lost: ${why}`));
     }
   }
 }

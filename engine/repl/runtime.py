@@ -303,7 +303,8 @@ def _install_guards() -> None:
     signal.signal(signal.SIGINT, _on_interrupt)
 
 
-async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) -> dict:
+async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) -> None:
+    _rlm_host.step_started(step_id)  # posted at once: the pool learns it even if this step then hangs
     namespace = _namespaces[agent_id]
     step = _StepRecord(step_id, agent_id)
     _steps_by_id[step_id] = step
@@ -325,12 +326,15 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) ->
         _install_guards()
     if step.timed_out and step.final_json is None:
         error_text = f"StepTimedOut: {_timeout_message[0]}"
-    return {
+    outcome = {
         "stdout": "".join(step.stdout),
         "stderr": "".join(step.stderr),
         "error": error_text,
         "final_json": step.final_json,
     }
+    # Reported here, not from a done-callback: callbacks run on a later loop turn, and another step
+    # may hold the worker by then.
+    _rlm_host.step_done(step_id, _json_dumps(outcome))
 
 
 def start_step(step_id: int, agent_id: str, step_number: int, code: str) -> None:
@@ -338,15 +342,15 @@ def start_step(step_id: int, agent_id: str, step_number: int, code: str) -> None
     task = _create_task(_run_step(step_id, agent_id, step_number, code))
     _tasks_by_step_id[step_id] = task
 
-    def report(finished_task) -> None:
+    def report_abort(finished_task) -> None:
         _tasks_by_step_id.pop(step_id, None)
-        try:
-            result = finished_task.result()
-        except BaseException as error:  # the task itself was cancelled or the runtime failed
-            result = {"stdout": "", "stderr": "", "error": f"step aborted: {error!r}", "final_json": None}
-        _rlm_host.step_done(step_id, _json_dumps(result))
+        if finished_task.cancelled() or finished_task.exception() is not None:
+            # The step never reached its own report (cancelled before it began, or the runtime failed).
+            error = "cancelled" if finished_task.cancelled() else repr(finished_task.exception())
+            outcome = {"stdout": "", "stderr": "", "error": f"step aborted: {error}", "final_json": None}
+            _rlm_host.step_done(step_id, _json_dumps(outcome))
 
-    task.add_done_callback(report)
+    task.add_done_callback(report_abort)
 
 
 _install_guards()

@@ -95,6 +95,7 @@ async function init(message: Extract<ToWorker, { kind: "init" }>) {
           pendingQueries.set(queryId, resolve);
           post({ kind: "llm_query", queryId, agentId, payloadJson });
         }),
+      step_started: (stepId: number) => post({ kind: "step_started", stepId }),
       step_done: (stepId: number, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
       overdue_step: () => Atomics.load(control, OVERDUE_STEP_CELL),
     });

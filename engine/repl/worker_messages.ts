@@ -34,5 +34,6 @@ export type FromWorker =
   | { kind: "snapshot"; bytes: Uint8Array }
   | { kind: "init_failed"; message: string }
   | { kind: "agent_created"; agentId: string; error: string | null }
+  | { kind: "step_started"; stepId: number }
   | { kind: "step_done"; stepId: number; outcomeJson: string }
   | { kind: "llm_query"; queryId: number; agentId: string; payloadJson: string };

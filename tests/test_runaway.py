@@ -13,7 +13,8 @@ STEP_TIMEOUT_S = 0.4
 RUNAWAY_STEPS = {
     "busy loop": "while True:\n    pass",
     "swallows KeyboardInterrupt": (
-        "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass"
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass"
     ),
     "time.sleep": "import time\ntime.sleep(600)",
     "asyncio.sleep": "import asyncio\nawait asyncio.sleep(600)",
@@ -67,7 +68,8 @@ def test_c_level_loop_costs_its_worker_and_siblings_survive(scripted_server):
                 "calls = [llm_query(n, 'double') for n in range(5)] + [llm_query(0, 'spin')]\n"
                 "results = await batch_llm_query(*calls, return_exceptions=True)\n"
                 "after = await llm_query(21, 'double')\n"
-                "FINAL([r if isinstance(r, int) else type(r).__name__ + ': ' + str(r) for r in results] + [after])"
+                "shown = [r if isinstance(r, int) else type(r).__name__ + ': ' + str(r) for r in results]\n"
+                "FINAL(shown + [after])"
             )
         return repl("FINAL('unreachable')")
 

@@ -268,6 +268,7 @@ class LogIndex:
 
     def _apply(self, event: LogEvent, offset: int, line: int, update: LogUpdate) -> None:
         self.event_count += 1
+        update.new_events += 1
         ts = event.ts
         if ts is not None:
             self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)

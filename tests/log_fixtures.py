@@ -203,11 +203,132 @@ def iter_events(path: Path) -> Iterator[dict[str, Any]]:
         yield json.loads(line)
 
 
+BIG_LOG_BYTES = 100_000_000
+BIG_STDOUT = "a line of output that the agent printed\n" * 500  # 20 KB per step
+
+
+def write_big_log(path: Path, target_bytes: int = BIG_LOG_BYTES) -> int:
+    """A log of `target_bytes` or a little more: a root fanning out to as many children as it
+    takes, each printing 20 KB. Returns the number of children."""
+    common = {"v": 1, "run_id": "big"}
+    ts = 1_767_225_600.0
+    children = 0
+    with path.open("w", encoding="utf-8") as handle:
+
+        def write(event: dict[str, Any]) -> None:
+            handle.write(json.dumps({**common, "ts": ts, **event}) + "\n")
+
+        agent = {"context_type": "str", "context_chars": 1, "context_preview": "x", "model": "scripted"}
+        write(
+            {
+                "event": "run_start",
+                "config": {},
+                "query_type": "str",
+                "query_chars": 1,
+                "query_preview": "x",
+                "instruction": None,
+                "workers": 2,
+            }
+        )
+        write(
+            {
+                "event": "agent_start",
+                "agent_id": "root",
+                "parent_id": None,
+                "depth": 0,
+                "instruction": None,
+                **agent,
+            }
+        )
+        while handle.tell() < target_bytes:
+            agent_id = f"root.{children}"
+            write(
+                {
+                    "event": "agent_start",
+                    "agent_id": agent_id,
+                    "parent_id": "root",
+                    "depth": 1,
+                    "instruction": "print",
+                    **agent,
+                }
+            )
+            write(
+                {
+                    "event": "llm_call",
+                    "agent_id": agent_id,
+                    "call": 1,
+                    "model": "scripted",
+                    "new_messages": [{"role": "user", "content": "print a lot"}],
+                    "completion": repl("print(OUTPUT)\nFINAL(1)"),
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "cost": None},
+                    "duration_s": 0.01,
+                    "attempts": 1,
+                }
+            )
+            write(
+                {
+                    "event": "code_step",
+                    "agent_id": agent_id,
+                    "step": 1,
+                    "code": "print(OUTPUT)\nFINAL(1)\n",
+                    "stdout": BIG_STDOUT,
+                    "stderr": "",
+                    "error": None,
+                    "final": True,
+                    "duration_s": 0.001,
+                }
+            )
+            write(
+                {
+                    "event": "agent_end",
+                    "agent_id": agent_id,
+                    "status": "done",
+                    "result": 1,
+                    "llm_calls": 1,
+                    "duration_s": 0.02,
+                }
+            )
+            children += 1
+            ts += 0.001
+    return children
+
+
+@pytest.fixture(scope="session")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big_log") / "big.jsonl"
+    write_big_log(path)
+    return path
+
+
+SCREENSHOTS_DIR = Path(__file__).parent.parent / "docs" / "screenshots"
+
+
+async def save_screenshots() -> list[Path]:
+    """The README's pictures of the viewer, from the normalised log."""
+    from tui import LogViewerApp
+
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for name, keys in (("viewer.svg", ["e"]), ("viewer_timeline.svg", ["t"])):
+        app = LogViewerApp(NORMALISED_LOG)
+        async with app.run_test(size=(130, 36)) as pilot:
+            await pilot.press(*keys)
+            await pilot.pause()
+            app.save_screenshot(name, path=str(SCREENSHOTS_DIR))
+        saved.append(SCREENSHOTS_DIR / name)
+    return saved
+
+
 if __name__ == "__main__":
+    import asyncio
+    import sys
     import tempfile
 
-    with tempfile.TemporaryDirectory() as scratch:
-        real = run_scripted(FanOutAndChain(), "four jobs", Path(scratch), max_calls_per_subagent=3)
-        FIXTURES_DIR.mkdir(exist_ok=True)
-        normalise_log(real, NORMALISED_LOG)
-    print(f"wrote {NORMALISED_LOG}")
+    if "--screenshots-only" not in sys.argv:
+        with tempfile.TemporaryDirectory() as scratch:
+            real = run_scripted(FanOutAndChain(), "four jobs", Path(scratch), max_calls_per_subagent=3)
+            FIXTURES_DIR.mkdir(exist_ok=True)
+            normalise_log(real, NORMALISED_LOG)
+        print(f"wrote {NORMALISED_LOG}")
+    for path in asyncio.run(save_screenshots()):
+        print(f"wrote {path}")

@@ -309,7 +309,10 @@ async def save_screenshots() -> list[Path]:
 
     SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     saved = []
-    for name, keys in (("viewer.svg", ["e"]), ("viewer_timeline.svg", ["t"])):
+    for name, keys in (
+        ("viewer.svg", ["down", "down", "space", "e"]),
+        ("viewer_timeline.svg", ["t"]),
+    ):
         app = LogViewerApp(NORMALISED_LOG)
         async with app.run_test(size=(130, 36)) as pilot:
             await pilot.press(*keys)

@@ -26,6 +26,10 @@ MAX_SHOWN_CHARS = 20_000
 CODE_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\r?\n(.*?)```", re.DOTALL)
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{format_count(count)} {singular if count == 1 else plural_form or singular + 's'}"
+
+
 def clipped(text: str) -> str:
     if len(text) <= MAX_SHOWN_CHARS:
         return text
@@ -245,7 +249,8 @@ class AgentSteps(VerticalScroll):
         )
         table.add_row(
             "usage",
-            f"{record.llm_calls} calls · {record.code_steps} steps · {record.retries} retries · "
+            f"{plural(record.llm_calls, 'call')} · {plural(record.code_steps, 'step')} · "
+            f"{plural(record.retries, 'retry', 'retries')} · "
             f"{format_count(record.prompt_tokens)} prompt + "
             f"{format_count(record.completion_tokens)} completion tokens · "
             f"cost {format_cost(record.cost)} · {format_duration(record.duration_s)}",

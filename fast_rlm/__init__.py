@@ -2,6 +2,7 @@
 
 from fast_rlm import errors
 from fast_rlm.config import RLMConfig
-from fast_rlm.run import run
+from fast_rlm.run import arun, run
+from fast_rlm.session import Session
 
-__all__ = ["RLMConfig", "errors", "run"]
+__all__ = ["RLMConfig", "Session", "arun", "errors", "run"]

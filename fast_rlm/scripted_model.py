@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -59,6 +60,11 @@ def _estimated_tokens(text: str) -> int:
 class _LoopbackHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512  # a fan-out opens a hundred connections at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (timeouts, cancelled runs) are part of the script, not errors.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedModelServer:

@@ -121,3 +121,13 @@ def test_failed_run_keeps_its_log_with_a_closing_line(scripted_server):
     assert log[-1]["event"] == "run_end" and log[-1]["status"] == "error"
     assert log[-1]["usage"]["llm_calls"] == 2
     assert raised.value.partial_results == {}
+
+
+def test_session_holds_arguments_and_calls_override_them(scripted_server):
+    server = scripted_server(scenarios.fan_out(2))
+    session = fast_rlm.Session(config=config_for(server), verbosity=0, prefix="session")
+    first = session.run("q")
+    second = session.run("q", prefix="override")
+    assert first["results"] == second["results"] == [0, 1]
+    assert Path(first["log_file"]).name.startswith("session_")
+    assert Path(second["log_file"]).name.startswith("override_")

@@ -159,7 +159,6 @@ KnownEvent = Annotated[
     Field(discriminator="event"),
 ]
 LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd | UnknownEvent
-AgentEvent = AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd
 
 KNOWN_EVENT_TYPES = frozenset(
     {"run_start", "agent_start", "llm_call", "llm_retry", "code_step", "agent_end", "run_end"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -233,8 +233,6 @@ class LogIndex:
                     offset = self.consumed_bytes
                     self._consume(raw_line, line_number)
                     self._apply(event, offset, line_number, update)
-                else:
-                    self._partial_tail = None
         except OSError as error:
             raise LogFileError(f"Cannot read the log {str(self.path)!r}: {error}.") from None
         return update
@@ -401,17 +399,26 @@ class LogIndex:
     # Reading back one agent -------------------------------------------------------------------
 
     def read_event_at(self, offset: int) -> LogEvent:
-        with self.path.open("rb") as handle:
-            handle.seek(offset)
-            return parse_event_json(handle.readline())
+        return self._read_events([offset])[0][1]
 
     def agent_events(self, agent_id: str) -> list[tuple[int, LogEvent]]:
         """(offset, event) of the agent's llm_call, llm_retry, code_step and unknown lines."""
+        return self._read_events(self.agents[agent_id].event_offsets)
+
+    def _read_events(self, offsets: Iterable[int]) -> list[tuple[int, LogEvent]]:
+        """Reads back indexed lines. Raises LogFileError if the file no longer holds them."""
         events = []
-        with self.path.open("rb") as handle:
-            for offset in self.agents[agent_id].event_offsets:
-                handle.seek(offset)
-                events.append((offset, parse_event_json(handle.readline())))
+        try:
+            with self.path.open("rb") as handle:
+                for offset in offsets:
+                    handle.seek(offset)
+                    events.append((offset, parse_event_json(handle.readline())))
+        except OSError as error:
+            raise LogFileError(f"Cannot read the log {str(self.path)!r}: {error}.") from None
+        except EventFormatError:
+            raise LogFileError(
+                f"The log {str(self.path)!r} changed since it was read (rewritten?); open it again."
+            ) from None
         return events
 
     def agent_turns(self, agent_id: str) -> list[Turn]:
@@ -445,6 +452,12 @@ class LogIndex:
             json.dumps(needle, ensure_ascii=False)[1:-1].encode(),
             json.dumps(needle)[1:-1].encode(),
         }
+        try:
+            return self._search(needle, raw_needles)
+        except OSError as error:
+            raise LogFileError(f"Cannot read the log {str(self.path)!r}: {error}.") from None
+
+    def _search(self, needle: str, raw_needles: set[bytes]) -> list[SearchHit]:
         hits: list[SearchHit] = []
         offset = 0
         with self.path.open("rb") as handle:

@@ -27,7 +27,6 @@ def render_mermaid(index: LogIndex) -> str:
     node_ids = {agent_id: f"a{position}" for position, agent_id in enumerate(index.tree_order())}
     lines = ["flowchart TD"]
     for agent_id, node_id in node_ids.items():
-        # Mermaid has no backslash escapes inside labels; it reads HTML entities.
         label = "<br/>".join(_mermaid_text(part) for part in node_summary(index.agents[agent_id]))
         lines.append(f'    {node_id}["{label}"]')
     for agent_id, node_id in node_ids.items():
@@ -42,8 +41,12 @@ def render_mermaid(index: LogIndex) -> str:
     return "\n".join(lines) + "\n"
 
 
+MERMAID_ESCAPES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
+
+
 def _mermaid_text(text: str) -> str:
-    return html.escape(text, quote=True).replace("#", "&num;")
+    """Mermaid's own entity syntax (#name; or #code;) for what would end or break a label."""
+    return "".join(MERMAID_ESCAPES.get(character, character) for character in text)
 
 
 def render_dot(index: LogIndex) -> str:

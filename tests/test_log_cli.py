@@ -216,3 +216,30 @@ def test_a_log_without_its_run_start_still_reports_its_agents(tmp_path, capsys, 
     output = capsys.readouterr().out
     assert "no run_start: the beginning of the log is missing" in output
     assert set(report_rows(output)) == {"root", "root.0", "root.1", "root.2"}
+
+
+def test_graph_labels_escape_quotes_and_markup(scripted_logs, tmp_path, capsys):
+    odd_model = 'vendor/"quoted" #1 <b>model</b>'
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text(
+        scripted_logs.no_cost.read_text(encoding="utf-8").replace(
+            "minimax/minimax-m2.5", odd_model.replace('"', '\\"')
+        ),
+        encoding="utf-8",
+    )
+    assert LogIndex.open(odd).agents["root.0"].model == odd_model
+
+    assert main([str(odd), "--render", "mermaid"]) == 0
+    mermaid = capsys.readouterr().out
+    labels = re.findall(r'^    a\d+\["(.*)"\]$', mermaid, re.MULTILINE)
+    assert len(labels) == 4
+    assert all('"' not in label and "<b>" not in label for label in labels)
+    assert "vendor/#quot;quoted#quot; #35;1 #lt;b#gt;model#lt;/b#gt;" in mermaid
+
+    assert main([str(odd), "--render", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert 'vendor/\\"quoted\\" #1 <b>model</b>' in dot
+    assert len(re.findall(r'^    "root[\d.]*" \[label="(?:[^"\\]|\\.)*", color=', dot, re.MULTILINE)) == 4
+
+    assert main([str(odd), "--render", "gantt-html"]) == 0
+    assert "<b>" not in capsys.readouterr().out

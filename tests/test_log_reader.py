@@ -197,3 +197,18 @@ def test_a_100_mb_log_is_indexed_without_keeping_its_texts(big_log: Path):
     last = index.agents["root"].children[-1]
     [turn] = index.agent_turns(last)
     assert turn.step.stdout == BIG_STDOUT  # read back from disk on demand
+
+
+def test_a_log_rewritten_after_it_was_read_is_reported_not_misread(scripted_logs, tmp_path):
+    copy = tmp_path / "rewritten.jsonl"
+    copy.write_bytes(scripted_logs.no_cost.read_bytes())
+    index = LogIndex.open(copy)
+
+    copy.write_text('{"v": 1}\n', encoding="utf-8")
+    index.refresh()
+    assert "the file shrank since it was read (rewritten?); open it again" in [str(n) for n in index.notices]
+    with pytest.raises(LogFileError, match="changed since it was read"):
+        index.agent_turns("root.0")
+    copy.unlink()
+    with pytest.raises(LogFileError, match="Cannot read the log"):
+        index.search("anything")

@@ -234,6 +234,23 @@ async def test_follow_mode_picks_up_lines_appended_to_the_log(scripted_logs, tmp
 
 
 @in_event_loop
+async def test_a_log_deleted_while_followed_stops_follow_mode_with_a_message(scripted_logs, tmp_path):
+    copy = tmp_path / "deleted.jsonl"
+    copy.write_bytes(scripted_logs.no_cost.read_bytes())
+    app = LogViewerApp(copy, follow=True, follow_interval_s=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.following
+        copy.unlink()
+        await pilot.press("r")  # what the follow timer does, now
+        await pilot.pause()
+        assert not app.following and app.status_message.startswith("Cannot read the log")
+        await pilot.press("down")
+        await pilot.pause()
+        assert "Cannot read the log" in screen_text(app)
+
+
+@in_event_loop
 async def test_the_timeline_shows_every_agent_and_opens_one(scripted_logs):
     app = LogViewerApp(scripted_logs.fan_out_and_chain)
     async with app.run_test(size=SIZE) as pilot:

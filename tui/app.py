@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 
-from fast_rlm.log_reader import LogIndex
+from fast_rlm.log_reader import LogFileError, LogIndex, SearchHit
 from fast_rlm.log_stats import format_totals, run_totals
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
@@ -80,7 +80,7 @@ class LogViewerApp(App[None]):
         self._follow_at_start = follow
         self._follow_timer: Timer | None = None
         self._pending_offset: int | None = None
-        self._hits: list = []
+        self._hits: list[SearchHit] = []
         self._hit_position = -1
         self._error_position = -1
 
@@ -161,8 +161,13 @@ class LogViewerApp(App[None]):
         self.search_text = event.value.strip()
 
     def watch_search_text(self, text: str) -> None:
-        self._hits = self.index.search(text) if text else []
         self._hit_position = -1
+        try:
+            self._hits = self.index.search(text) if text else []
+        except LogFileError as error:
+            self._hits = []
+            self.status_message = str(error)
+            return
         if not text:
             self.status_message = ""
         elif not self._hits:
@@ -223,7 +228,12 @@ class LogViewerApp(App[None]):
 
     def action_reload(self) -> None:
         """Read the lines appended to the log since it was last read."""
-        update = self.index.refresh()
+        try:
+            update = self.index.refresh()
+        except LogFileError as error:
+            self.following = False
+            self.status_message = str(error)
+            return
         if not (update.new_events or update.new_agents or update.changed_agents):
             return
         self.query_one(AgentTree).apply_update(update)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from rich.console import RenderableType
 from rich.syntax import Syntax
@@ -17,7 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Static
 
 from fast_rlm.events import AgentEnd
-from fast_rlm.log_reader import LogIndex, Turn
+from fast_rlm.log_reader import LogFileError, LogIndex, Turn
 from fast_rlm.log_stats import format_cost, format_count, format_duration
 from tui.agent_tree import STATUS_STYLES
 
@@ -53,12 +52,6 @@ def model_text(completion: str, code: str | None) -> str:
         if match.group(1).strip() == code.strip():
             return (completion[: match.start()] + completion[match.end() :]).strip()
     return completion.strip()
-
-
-@dataclass(frozen=True)
-class Page:
-    number: int
-    count: int
 
 
 def page_of(turns: list[Turn], offset: int | None) -> int | None:
@@ -177,7 +170,13 @@ class AgentSteps(VerticalScroll):
         first page, or the last with `last_page`), scrolled to the turn holding it."""
         self.agent_id = agent_id
         self.needle = needle
-        self._turns = self.index.agent_turns(agent_id)
+        try:
+            self._turns = self.index.agent_turns(agent_id)
+        except LogFileError as error:
+            self._turns = []
+            self.remove_children()
+            self.mount(Static(Text(str(error), style="bold red"), classes="error"))
+            return
         self.page_count = max(1, -(-len(self._turns) // TURNS_PER_PAGE))
         target_page = page_of(self._turns, target_offset)
         if target_page is not None:
@@ -255,7 +254,10 @@ class AgentSteps(VerticalScroll):
             f"{format_count(record.completion_tokens)} completion tokens · "
             f"cost {format_cost(record.cost)} · {format_duration(record.duration_s)}",
         )
-        end = self.index.agent_end_event(self.agent_id) if record.finished else None
+        try:
+            end = self.index.agent_end_event(self.agent_id) if record.finished else None
+        except LogFileError:
+            end = None  # the turns were just read; a file rewritten since shows on the next read
         if isinstance(end, AgentEnd) and "result" in end.model_fields_set:
             result = end.result if isinstance(end.result, str) else json.dumps(end.result, ensure_ascii=False)
             table.add_row("result", highlighted(result, self.needle, "green"))

@@ -4,6 +4,7 @@ import type { ChatMessage } from "./llm_client.ts";
 import {
   type AgentBrief,
   extractCode,
+  finalRejectedObservation,
   firstUserMessage,
   ignoredBlocksNote,
   NO_CODE_BLOCK_OBSERVATION,
@@ -12,6 +13,8 @@ import {
 } from "./prompts.ts";
 import { describeContext } from "./context_description.ts";
 import { budgetError } from "./errors.ts";
+import { schemaError, schemaViolations } from "./output_schema.ts";
+import type { FunctionSignature, JsonSchema, ToolSpec } from "./protocol.ts";
 import type { Run } from "./run.ts";
 
 export type AgentSpec = {
@@ -21,7 +24,20 @@ export type AgentSpec = {
   model: string;
   instruction: string | null;
   context: unknown;
+  outputSchema: JsonSchema | null;
+  tools: ToolSpec[];
+  hostFunctions: FunctionSignature[];
+  mcpServers: string[];
 };
+
+// What the runtime installs into the agent's namespace, by setup key (see runtime.py).
+function namespaceSetup(agent: AgentSpec): Record<string, unknown> {
+  const setup: Record<string, unknown> = {};
+  if (agent.tools.length > 0) setup.tools = agent.tools;
+  if (agent.hostFunctions.length > 0) setup.host_functions = agent.hostFunctions;
+  if (agent.mcpServers.length > 0) setup.mcp_servers = agent.mcpServers;
+  return setup;
+}
 
 export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown> {
   const config = run.config;
@@ -31,6 +47,10 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     maxCalls: config.max_calls_per_subagent,
     instruction: agent.instruction,
     contextDescription: describeContext(agent.context),
+    outputSchema: agent.outputSchema,
+    functions: [...agent.tools, ...agent.hostFunctions],
+    environmentNames: Object.keys(run.environment),
+    mcpServers: agent.mcpServers,
   };
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(brief) },
@@ -40,10 +60,17 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
   const contextBytes = new TextEncoder().encode(
     contextIsText ? agent.context as string : JSON.stringify(agent.context),
   );
-  const replReady = run.pool.createAgent(agent.id, agent.parentId, contextBytes, contextIsText);
+  const replReady = run.pool.createAgent(
+    agent.id,
+    agent.parentId,
+    contextBytes,
+    contextIsText,
+    namespaceSetup(agent),
+  );
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
   let loggedMessages = 0;
   let steps = 0;
+  let lastRejected: { value: unknown; violations: string[] } | null = null;
   try {
     for (let call = 1; call <= config.max_calls_per_subagent; call++) {
       const completion = await run.callModel(agent, call, messages, loggedMessages);
@@ -71,13 +98,28 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
         final: outcome.final_json !== null,
         duration_s: (performance.now() - started) / 1000,
       });
-      if (outcome.final_json !== null) return JSON.parse(outcome.final_json);
-      const observation = stepObservation(outcome, config.truncate_len) +
-        ignoredBlocksNote(extracted.ignoredBlocks);
+      let schemaNote = "";
+      if (outcome.final_json !== null) {
+        const value = JSON.parse(outcome.final_json);
+        if (agent.outputSchema === null) return value;
+        const violations = schemaViolations(agent.outputSchema, value);
+        if (violations.length === 0) return value;
+        lastRejected = { value, violations };
+        schemaNote = finalRejectedObservation(violations);
+      }
+      const observation = run.redactor.redact(stepObservation(outcome, config.truncate_len)) +
+        ignoredBlocksNote(extracted.ignoredBlocks) + schemaNote;
       messages.push({ role: "user", content: observation });
     }
   } finally {
     run.pool.dropAgent(agent.id);
+  }
+  if (lastRejected !== null) {
+    throw schemaError(
+      `agent ${agent.id} never produced a FINAL value matching its output schema within ` +
+        `max_calls_per_subagent=${config.max_calls_per_subagent}. Last value: ` +
+        `${JSON.stringify(lastRejected.value).slice(0, 500)}. Errors: ${lastRejected.violations.join("; ")}`,
+    );
   }
   throw budgetError(
     `agent ${agent.id} used all max_calls_per_subagent=${config.max_calls_per_subagent} model calls without calling FINAL`,

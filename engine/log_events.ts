@@ -63,6 +63,15 @@ export type CodeStep = Common & {
   duration_s: number;
 };
 
+export type HostCall = Common & {
+  event: "host_call";
+  agent_id: string;
+  name: string;
+  ok: boolean;
+  error?: ErrorInfo;
+  duration_s: number;
+};
+
 export type AgentEnd = Common & {
   event: "agent_end";
   agent_id: string;
@@ -82,7 +91,7 @@ export type RunEnd = Common & {
   duration_s: number;
 };
 
-export type LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd;
+export type LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd;
 
 // An event without the fields the writer fills in (distributes over the union).
 export type EventBody = LogEvent extends infer E ? E extends LogEvent ? Omit<E, "v" | "ts" | "run_id"> : never

@@ -12,6 +12,8 @@ import {
 } from "./protocol.ts";
 import { ensureSnapshot, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
+import { HostFunctionBridge } from "./host_functions.ts";
+import { Redactor } from "./redactor.ts";
 import { preview, typeName } from "./context_description.ts";
 
 async function main(): Promise<void> {
@@ -21,7 +23,8 @@ async function main(): Promise<void> {
   const start = first.value as StartMessage;
   setProtocolToken(start.protocol_token);
   const startedAt = performance.now();
-  const log = new LogWriter(start.log_file, start.run_id, [start.api_key]);
+  const redactor = new Redactor([start.api_key, ...Object.values(start.env_variables)]);
+  const log = new LogWriter(start.log_file, start.run_id, redactor);
   const config = start.config;
   const workerCount = config.workers > 0 ? config.workers : navigator.hardwareConcurrency;
   log.write({
@@ -46,16 +49,29 @@ async function main(): Promise<void> {
       maxRetries: config.llm_max_retries,
     });
     pool = new ReplPool(
-      { snapshotFile: start.snapshot_file, size: workerCount, stepTimeoutSeconds: config.step_timeout_s },
-      (agentId, payload) => run!.handleChildQuery(agentId, payload),
+      {
+        snapshotFile: start.snapshot_file,
+        size: workerCount,
+        stepTimeoutSeconds: config.step_timeout_s,
+        environment: start.env_variables,
+      },
+      (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
     );
-    run = new Run(config, llm, pool, log);
-    listenForHostMessages(messages, run);
+    const hostFunctions = new HostFunctionBridge(new Set(start.host_functions.map((fn) => fn.name)));
+    run = new Run({ config, llm, pool, log, redactor, hostFunctions, environment: start.env_variables });
+    listenForHostMessages(messages, run, hostFunctions);
     if (config.run_timeout_s !== null) {
       const timedOut = new EngineError("RunTimeoutError", `run_timeout_s=${config.run_timeout_s} elapsed`);
       runTimer = setTimeout(() => run!.stop(timedOut), config.run_timeout_s * 1000);
     }
-    const results = await run.runRoot(start.query, start.instruction);
+    const results = await run.runRoot({
+      instruction: start.instruction,
+      context: start.query,
+      outputSchema: start.output_schema,
+      tools: start.tools,
+      hostFunctions: start.host_functions,
+      mcpServers: Object.keys(start.mcp_servers),
+    });
     const usage = run.usage.snapshot();
     log.write({
       event: "run_end",
@@ -84,10 +100,18 @@ async function main(): Promise<void> {
   }
 }
 
-// After the start message the host may only ask to cancel; closing stdin (the host died) cancels too.
-async function listenForHostMessages(messages: AsyncGenerator<HostMessage>, run: Run): Promise<void> {
+// After the start message the host sends host-function results and may ask to cancel; closing stdin
+// (the host died) cancels too.
+async function listenForHostMessages(
+  messages: AsyncGenerator<HostMessage>,
+  run: Run,
+  hostFunctions: HostFunctionBridge,
+): Promise<void> {
   try {
-    for await (const message of messages) if (message.type === "cancel") run.cancel();
+    for await (const message of messages) {
+      if (message.type === "cancel") run.cancel();
+      else if (message.type === "host_result") hostFunctions.settle(message);
+    }
   } finally {
     run.cancel();
   }

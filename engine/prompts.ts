@@ -1,20 +1,28 @@
 // What the model is told. The system prompt explains the REPL; the first user message describes
 // the context (never its full contents) and states the task.
 
+import type { FunctionSignature, JsonSchema } from "./protocol.ts";
+
 export type AgentBrief = {
   depth: number;
   maxDepth: number;
   maxCalls: number;
   instruction: string | null;
   contextDescription: string;
+  outputSchema: JsonSchema | null;
+  functions: (FunctionSignature & { source?: string })[];
+  environmentNames: string[];
+  mcpServers: string[];
 };
 
 export function systemPrompt(brief: AgentBrief): string {
   const canRecurse = brief.depth < brief.maxDepth;
   const recursion = canRecurse
-    ? `- \`await llm_query(data, instruction=None)\` starts a helper agent whose \`context\` is \`data\` (any
-  JSON-like value) and returns the value it passes to FINAL, as a Python object. Give it a clear
-  \`instruction\`. Helpers have their own REPL and can split their work further.
+    ? `- \`await llm_query(data, instruction=None, schema=None, tools=None)\` starts a helper agent whose
+  \`context\` is \`data\` (any JSON-like value) and returns the value it passes to FINAL, as a Python
+  object. Give it a clear \`instruction\`. \`schema\` (a JSON Schema dict, or int/str/float/bool/list/dict)
+  makes it answer in that shape; \`tools\` lists functions of yours it may use. Helpers have their own
+  REPL and can split their work further.
 - \`await batch_llm_query(llm_query(a, "..."), llm_query(b, "..."), ...)\` runs helpers at the same time
   and returns their results in order (\`asyncio.gather\` works too). Prefer it for independent pieces.
 - A failed helper raises \`LLMQueryError\` with the reason.`
@@ -40,7 +48,36 @@ do not guess what you have not looked at.`;
 
 export function firstUserMessage(brief: AgentBrief): string {
   const task = brief.instruction ?? "Answer the query held in `context`.";
-  return `Task: ${task}\n\n\`context\` holds: ${brief.contextDescription}\n\nWrite your first \`\`\`repl block.`;
+  const sections = [`Task: ${task}`, `\`context\` holds: ${brief.contextDescription}`];
+  if (brief.functions.length > 0) {
+    const listed = brief.functions.map((fn) => {
+      const awaited = fn.source === undefined ? "await " : "";
+      const doc = fn.doc ? `\n    ${fn.doc.split("\n").join("\n    ")}` : "";
+      return `- ${awaited}${fn.name}${fn.signature}${doc}`;
+    });
+    sections.push(`Functions you can call in the REPL:\n${listed.join("\n")}`);
+  }
+  if (brief.mcpServers.length > 0) {
+    sections.push(`MCP servers available: ${brief.mcpServers.join(", ")} (see mcp_list_tools()).`);
+  }
+  if (brief.environmentNames.length > 0) {
+    sections.push(`os.environ holds these variables for you: ${brief.environmentNames.join(", ")}.`);
+  }
+  if (brief.outputSchema !== null) {
+    sections.push(
+      `Your FINAL value must match this JSON Schema (it is checked; a mismatch is sent back to you):\n` +
+        JSON.stringify(brief.outputSchema),
+    );
+  }
+  sections.push("Write your first ```repl block.");
+  return sections.join("\n\n");
+}
+
+export function finalRejectedObservation(violations: string[]): string {
+  return `\n[FINAL was not accepted: the value does not match the required schema]\n${
+    violations.join("\n")
+  }\n` +
+    "Fix the value and call FINAL again.";
 }
 
 export const NO_CODE_BLOCK_OBSERVATION =

@@ -19,13 +19,54 @@ export type StartMessage = {
   instruction: string | null;
   log_file: string;
   snapshot_file: string;
+  output_schema: JsonSchema | null;
+  tools: ToolSpec[];
+  host_functions: FunctionSignature[];
+  env_variables: Record<string, string>;
+  mcp_servers: Record<string, McpServerSpec>;
+};
+
+export type JsonSchema = Record<string, unknown> | boolean;
+
+// A user's Python function, as source the REPL can run (fast_rlm/tools.py extracts it).
+export type ToolSpec = FunctionSignature & { source: string };
+
+// What the agent is told about a function: `signature` is Python's, e.g. "(path: str) -> int".
+export type FunctionSignature = { name: string; signature: string; doc: string };
+
+// An MCP server, validated by fast_rlm/mcp_config.py: stdio (command) or streamable HTTP (url).
+export type McpServerSpec = {
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  headers?: Record<string, string>;
+};
+
+// The host's answer to a HostCallMessage.
+export type HostResultMessage = {
+  type: "host_result";
+  call_id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: ErrorInfo;
 };
 
 export type CancelMessage = { type: "cancel" };
 
-export type HostMessage = StartMessage | CancelMessage;
+export type HostMessage = StartMessage | CancelMessage | HostResultMessage;
 
 export type EventMessage = { type: "event"; event: LogEvent };
+
+// Agent code called a host function: the host runs it and answers with a HostResultMessage.
+export type HostCallMessage = {
+  type: "host_call";
+  call_id: number;
+  name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+};
 
 export type ErrorInfo = { type: string; message: string };
 
@@ -42,7 +83,7 @@ export type FatalMessage = {
   usage: Usage;
 };
 
-export type EngineMessage = EventMessage | ResultMessage | FatalMessage;
+export type EngineMessage = EventMessage | HostCallMessage | ResultMessage | FatalMessage;
 
 const encoder = new TextEncoder();
 let protocolToken = "";

@@ -2,15 +2,40 @@
 // the usage totals and cancellation. Every agent loop runs as an async task in this isolate.
 import { type AgentSpec, runAgentLoop } from "./agent.ts";
 import type { EngineConfig } from "./config.ts";
-import { budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
+import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
 import type { ChatMessage, LlmClient } from "./llm_client.ts";
 import type { LogWriter } from "./log_writer.ts";
 import { preview, typeName } from "./context_description.ts";
 import type { ReplPool } from "./repl/pool.ts";
 import { Semaphore } from "./semaphore.ts";
+import type { HostFunctionBridge } from "./host_functions.ts";
+import { checkSchema } from "./output_schema.ts";
+import type { JsonSchema } from "./protocol.ts";
+import type { Redactor } from "./redactor.ts";
 import { type CallUsage, UsageTotals } from "./usage.ts";
 
-type ChildRequest = { data: unknown; instruction: string | null; model: string | null };
+// What llm_query sends (runtime.py); `tools` and `mcp_servers` name things the parent has.
+type ChildRequest = {
+  data: unknown;
+  instruction: string | null;
+  model: string | null;
+  schema: JsonSchema | null;
+  tools: string[] | null;
+  mcp_servers: string[] | null;
+};
+
+type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<string, unknown> };
+
+// Everything a run is given besides its config, from the start message.
+export type RunSetup = {
+  config: EngineConfig;
+  llm: LlmClient;
+  pool: ReplPool;
+  log: LogWriter;
+  redactor: Redactor;
+  hostFunctions: HostFunctionBridge;
+  environment: Record<string, string>;
+};
 
 export class Run {
   readonly usage = new UsageTotals();
@@ -18,15 +43,26 @@ export class Run {
   private readonly stopController = new AbortController();
   private readonly llmSlots: Semaphore;
   private readonly childCounts = new Map<string, number>();
-  private readonly depthOf = new Map<string, number>();
+  private readonly agents = new Map<string, AgentSpec>();
+  readonly config: EngineConfig;
+  readonly llm: LlmClient;
+  readonly pool: ReplPool;
+  readonly log: LogWriter;
+  readonly redactor: Redactor;
+  readonly environment: Record<string, string>;
+  private readonly hostFunctions: HostFunctionBridge;
 
-  constructor(
-    readonly config: EngineConfig,
-    readonly llm: LlmClient,
-    readonly pool: ReplPool,
-    readonly log: LogWriter,
-  ) {
-    this.llmSlots = new Semaphore(config.max_concurrency);
+  constructor(setup: RunSetup) {
+    ({
+      config: this.config,
+      llm: this.llm,
+      pool: this.pool,
+      log: this.log,
+      redactor: this.redactor,
+      hostFunctions: this.hostFunctions,
+      environment: this.environment,
+    } = setup);
+    this.llmSlots = new Semaphore(this.config.max_concurrency);
   }
 
   get stopSignal(): AbortSignal {
@@ -42,26 +78,26 @@ export class Run {
     if (this.stopSignal.aborted) throw this.stopSignal.reason;
   }
 
-  // Resolves with the root's FINAL value, or rejects with the error that ended the run.
-  runRoot(query: unknown, instruction: string | null): Promise<unknown> {
-    const root: AgentSpec = {
+  // Resolves with the root's FINAL value, or rejects with the error that ended the run. The root has
+  // every tool, host function and MCP server of the run.
+  runRoot(root: Omit<AgentSpec, "id" | "parentId" | "depth" | "model">): Promise<unknown> {
+    const spec: AgentSpec = {
+      ...root,
       id: "root",
       parentId: null,
       depth: 0,
       model: this.config.primary_agent,
-      instruction,
-      context: query,
     };
     const stopped = new Promise<never>((_, reject) => {
       this.stopSignal.addEventListener("abort", () => reject(this.stopSignal.reason), { once: true });
     });
-    return Promise.race([this.runAgent(root), stopped]);
+    return Promise.race([this.runAgent(spec), stopped]);
   }
 
   async runAgent(agent: AgentSpec): Promise<unknown> {
     this.throwIfStopped();
     this.usage.addAgent();
-    this.depthOf.set(agent.id, agent.depth);
+    this.agents.set(agent.id, agent);
     const started = performance.now();
     this.log.write({
       event: "agent_start",
@@ -141,30 +177,86 @@ export class Run {
     return completion.text;
   }
 
-  // Called from an agent's REPL through llm_query; answers with a JSON reply for runtime.py.
-  async handleChildQuery(parentId: string, payloadJson: string): Promise<string> {
+  // Every request agent code makes of the engine arrives here; the reply is JSON for runtime.py.
+  async handleAgentRequest(agentId: string, requestKind: string, payloadJson: string): Promise<string> {
     try {
-      const request = JSON.parse(payloadJson) as ChildRequest;
-      const parentDepth = this.depthOf.get(parentId) ?? 0;
-      if (parentDepth + 1 > this.config.max_depth) {
-        throw budgetError(
-          `max_depth=${this.config.max_depth} reached: agent ${parentId} cannot start helpers; do the work in its own code`,
-        );
+      const payload = JSON.parse(payloadJson);
+      let value: unknown;
+      switch (requestKind) {
+        case "llm_query":
+          value = await this.startChild(agentId, payload as ChildRequest);
+          break;
+        case "host_function":
+          value = await this.callHostFunction(agentId, payload as HostFunctionRequest);
+          break;
+        default:
+          throw agentError(`unknown request kind ${JSON.stringify(requestKind)}`);
       }
-      const index = this.childCounts.get(parentId) ?? 0;
-      this.childCounts.set(parentId, index + 1);
-      const value = await this.runAgent({
-        id: `${parentId}.${index}`,
-        parentId,
-        depth: parentDepth + 1,
-        model: request.model ?? this.config.sub_agent,
-        instruction: request.instruction,
-        context: request.data,
-      });
       return JSON.stringify({ ok: true, value });
     } catch (error) {
       return JSON.stringify({ ok: false, error: errorInfo(error) });
     }
+  }
+
+  private startChild(parentId: string, request: ChildRequest): Promise<unknown> {
+    const parent = this.agents.get(parentId)!;
+    if (parent.depth + 1 > this.config.max_depth) {
+      throw budgetError(
+        `max_depth=${this.config.max_depth} reached: agent ${parentId} cannot start helpers; do the work in its own code`,
+      );
+    }
+    if (request.schema !== null) checkSchema(request.schema);
+    const toolNames = new Set(request.tools ?? []);
+    const known = new Set([...parent.tools, ...parent.hostFunctions].map((fn) => fn.name));
+    const unknownTools = [...toolNames].filter((name) => !known.has(name));
+    if (unknownTools.length > 0) {
+      throw agentError(`tools not available to ${parentId}: ${unknownTools.join(", ")}`);
+    }
+    const unknownServers = (request.mcp_servers ?? []).filter((name) => !parent.mcpServers.includes(name));
+    if (unknownServers.length > 0) {
+      throw agentError(`MCP servers not available to ${parentId}: ${unknownServers.join(", ")}`);
+    }
+    const index = this.childCounts.get(parentId) ?? 0;
+    this.childCounts.set(parentId, index + 1);
+    return this.runAgent({
+      id: `${parentId}.${index}`,
+      parentId,
+      depth: parent.depth + 1,
+      model: request.model ?? this.config.sub_agent,
+      instruction: request.instruction,
+      context: request.data,
+      outputSchema: request.schema,
+      tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
+      hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),
+      mcpServers: request.mcp_servers ?? [],
+    });
+  }
+
+  private async callHostFunction(agentId: string, request: HostFunctionRequest): Promise<unknown> {
+    const agent = this.agents.get(agentId)!;
+    if (!agent.hostFunctions.some((fn) => fn.name === request.name)) {
+      throw agentError(`host function ${request.name} is not available to ${agentId}`);
+    }
+    const started = performance.now();
+    try {
+      const value = await this.hostFunctions.call(request.name, request.args, request.kwargs);
+      this.logHostCall(agentId, request.name, started, null);
+      return value;
+    } catch (error) {
+      this.logHostCall(agentId, request.name, started, error);
+      throw error;
+    }
+  }
+
+  private logHostCall(agentId: string, name: string, started: number, error: unknown): void {
+    this.log.write({
+      event: "host_call",
+      agent_id: agentId,
+      name,
+      ok: error === null,
+      ...(error === null ? {} : { error: errorInfo(error) }),
+      duration_s: (performance.now() - started) / 1000,
+    });
   }
 
   // The provider's cost when it reported one, else the configured price of the model, else null.

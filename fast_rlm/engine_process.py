@@ -19,6 +19,7 @@ from typing import Any
 
 from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
+from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
 
 STDERR_LINES_KEPT = 200
@@ -27,7 +28,7 @@ CANCEL_GRACE_S = 3.0
 EventCallback = Callable[[dict[str, Any]], None]
 
 
-def engine_command(log_file: Path, net_hosts: list[str]) -> list[str]:
+def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]) -> list[str]:
     snapshots = snapshot_file().parent
     return [
         deno_binary(),
@@ -44,6 +45,7 @@ def engine_command(log_file: Path, net_hosts: list[str]) -> list[str]:
         f"--allow-read={engine_dir()},{deno_dir()},{snapshots}",
         f"--allow-write={log_file},{snapshots}",
         f"--allow-net={','.join(net_hosts)}",
+        *([f"--allow-run={','.join(run_commands)}"] if run_commands else []),
         str(engine_dir() / "main.ts"),
     ]
 
@@ -51,12 +53,21 @@ def engine_command(log_file: Path, net_hosts: list[str]) -> list[str]:
 class EngineRun:
     """One engine process for one run: send the start message, stream events, return the result."""
 
-    def __init__(self, start_message: dict[str, Any], log_file: Path, net_hosts: list[str]) -> None:
+    def __init__(
+        self,
+        start_message: dict[str, Any],
+        log_file: Path,
+        net_hosts: list[str],
+        run_commands: list[str],
+        host_functions: HostFunctionRunner,
+    ) -> None:
         self._protocol_token = secrets.token_hex(16)
         start_message = {**start_message, "protocol_token": self._protocol_token}
         self._start_line = json.dumps(start_message, ensure_ascii=False) + "\n"
         self._log_file = log_file
         self._net_hosts = net_hosts
+        self._run_commands = run_commands
+        self._host_functions = host_functions
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
         self._process: subprocess.Popen[str] | None = None
         self._stdin_lock = threading.Lock()
@@ -67,7 +78,7 @@ class EngineRun:
     def execute(self, on_event: EventCallback) -> dict[str, Any]:
         try:
             process = subprocess.Popen(
-                engine_command(self._log_file, self._net_hosts),
+                engine_command(self._log_file, self._net_hosts, self._run_commands),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -98,6 +109,7 @@ class EngineRun:
         finally:
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
+            self._host_functions.close()
             self._close(process)
             stderr_reader.join(timeout=1)
 
@@ -119,6 +131,10 @@ class EngineRun:
         self._write(process, self._start_line)
         self._cancel_requested.wait()
         self._write(process, json.dumps({"type": "cancel"}) + "\n")
+
+    def _send_host_result(self, result: dict[str, Any]) -> None:
+        if self._process is not None:
+            self._write(self._process, json.dumps(result, ensure_ascii=False) + "\n")
 
     def _write(self, process: subprocess.Popen[str], text: str) -> None:
         with self._stdin_lock:
@@ -146,6 +162,8 @@ class EngineRun:
                 if message["event"]["event"] == "run_end":
                     self.saw_run_end = True
                 on_event(message["event"])
+            elif message["type"] == "host_call":
+                self._host_functions.submit(message, self._send_host_result)
             elif message["type"] == "result":
                 return message
             elif message["type"] == "fatal":

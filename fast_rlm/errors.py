@@ -38,6 +38,14 @@ class QueryError(FastRLMError):
     """The query is not a str, dict or list of JSON values, or input_file cannot be read."""
 
 
+class ToolError(FastRLMError):
+    """A function given as a tool or host function cannot be used (lambda, closure, no source, ...)."""
+
+
+class SchemaError(FastRLMError):
+    """output_schema is not a usable schema, or the agent never produced a FINAL value matching it."""
+
+
 class EngineStartError(FastRLMError):
     """The Deno engine could not start: Deno missing, dependencies not installed, or a crash at start."""
 
@@ -95,6 +103,7 @@ ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
         AgentError,
         CancelledError,
         RunTimeoutError,
+        SchemaError,
     )
 }
 ENGINE_ERROR_TYPES["ReplError"] = AgentError

@@ -18,7 +18,11 @@ from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
 from fast_rlm.errors import ConfigError, FastRLMError, LLMUnreachableError, QueryError
+from fast_rlm.host_functions import HostFunctionRunner
+from fast_rlm.mcp_config import plan_mcp_servers
+from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import ProgressPrinter, parse_verbosity
+from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
@@ -35,6 +39,11 @@ def run(
     *,
     instruction: str | None = None,
     input_file: str | Path | None = None,
+    output_schema: Any = None,
+    tools: list[Callable[..., Any]] | None = None,
+    host_functions: list[Callable[..., Any]] | None = None,
+    env_variables: dict[str, str] | None = None,
+    mcp_servers: dict[str, dict[str, Any]] | None = None,
     verbosity: int | str | None = None,
     on_event: EventCallback | None = None,
     on_step: EventCallback | None = None,
@@ -47,7 +56,7 @@ def run(
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
-    return prepare_run(**locals()).execute()
+    return prepare_run(dict(locals())).execute()
 
 
 async def arun(
@@ -58,6 +67,11 @@ async def arun(
     *,
     instruction: str | None = None,
     input_file: str | Path | None = None,
+    output_schema: Any = None,
+    tools: list[Callable[..., Any]] | None = None,
+    host_functions: list[Callable[..., Any]] | None = None,
+    env_variables: dict[str, str] | None = None,
+    mcp_servers: dict[str, dict[str, Any]] | None = None,
     verbosity: int | str | None = None,
     on_event: EventCallback | None = None,
     on_step: EventCallback | None = None,
@@ -68,7 +82,7 @@ async def arun(
     thread."""
     arguments = dict(locals())
     loop = asyncio.get_running_loop()
-    prepared = await loop.run_in_executor(None, lambda: prepare_run(**arguments))
+    prepared = await loop.run_in_executor(None, prepare_run, arguments)
     execution = loop.run_in_executor(None, prepared.execute)
     try:
         return await asyncio.shield(execution)
@@ -121,29 +135,27 @@ class PreparedRun:
             self.on_step(event)
 
 
-def prepare_run(
-    query: str | dict | list | None = None,
-    prefix: str | None = None,
-    config: RLMConfig | dict[str, Any] | None = None,
-    verbose: bool | None = None,
-    *,
-    instruction: str | None = None,
-    input_file: str | Path | None = None,
-    verbosity: int | str | None = None,
-    on_event: EventCallback | None = None,
-    on_step: EventCallback | None = None,
-    log_dir: str | Path | None = None,
-) -> PreparedRun:
-    """Everything that can fail before the engine starts fails here, leaving nothing behind."""
-    context, instruction = _resolve_input(query, input_file, instruction)
-    level = parse_verbosity(verbosity, verbose)
-    resolved = resolve_config(config)
+def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
+    """Everything that can fail before the engine starts fails here, leaving nothing behind.
+    `arguments` are run()'s, by name."""
+    context, instruction = _resolve_input(
+        arguments["query"], arguments["input_file"], arguments["instruction"]
+    )
+    level = parse_verbosity(arguments["verbosity"], arguments["verbose"])
+    resolved = resolve_config(arguments["config"])
+    output_schema = to_json_schema(arguments["output_schema"])
+    tools = [tool_spec(function) for function in arguments["tools"] or []]
+    host_functions = list(arguments["host_functions"] or [])
+    host_function_specs = [host_function_spec(function) for function in host_functions]
+    check_unique(tools + host_function_specs)
+    env_variables = _check_env_variables(arguments["env_variables"])
+    mcp = plan_mcp_servers(arguments["mcp_servers"])
     api_key = resolved.resolved_api_key()
     net_host = _check_reachable(resolved.resolved_base_url())
     install_engine_dependencies()
 
     run_id = uuid.uuid4().hex
-    log_file = _new_log_file(Path(log_dir or DEFAULT_LOG_DIR), prefix, run_id)
+    log_file = _new_log_file(Path(arguments["log_dir"] or DEFAULT_LOG_DIR), arguments["prefix"], run_id)
     start_message = {
         "type": "start",
         "run_id": run_id,
@@ -153,15 +165,42 @@ def prepare_run(
         "instruction": instruction,
         "log_file": str(log_file),
         "snapshot_file": str(snapshot_file()),
+        "output_schema": output_schema,
+        "tools": tools,
+        "host_functions": host_function_specs,
+        "env_variables": env_variables,
+        "mcp_servers": mcp.servers,
     }
+    engine = EngineRun(
+        start_message,
+        log_file,
+        net_hosts=[net_host, *mcp.net_hosts],
+        run_commands=mcp.run_commands,
+        host_functions=HostFunctionRunner(host_functions),
+    )
     return PreparedRun(
         run_id=run_id,
         log_file=log_file,
-        engine=EngineRun(start_message, log_file, [net_host]),
+        engine=engine,
         progress=ProgressPrinter(level),
-        on_event=on_event,
-        on_step=on_step,
+        on_event=arguments["on_event"],
+        on_step=arguments["on_step"],
     )
+
+
+def _check_env_variables(env_variables: Any) -> dict[str, str]:
+    if env_variables is None:
+        return {}
+    if not isinstance(env_variables, dict):
+        raise ConfigError("env_variables must be a dict of name -> str value.")
+    for name, value in env_variables.items():
+        if not isinstance(name, str) or not name or "=" in name:
+            raise ConfigError(f"env_variables: {name!r} is not a usable variable name.")
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"env_variables[{name!r}] is a {type(value).__name__}; values must be str (use str(...))."
+            )
+    return dict(env_variables)
 
 
 def _resolve_input(

@@ -1,5 +1,5 @@
 // The pool of REPL workers. Each agent is placed on the least-loaded worker and keeps that worker
-// for its life; its steps and its llm_query calls travel as messages. Workers start from a memory
+// for its life; its steps and its requests (llm_query, host functions, ...) travel as messages. Workers start from a memory
 // snapshot of the bare interpreter, made once into the cache.
 //
 // The watchdog enforces step_timeout_s. A step's clock runs only while it is not waiting on child
@@ -17,13 +17,27 @@ import {
   type ToWorker,
 } from "./worker_messages.ts";
 
-// An agent's request for a child, answered with {"ok": true, "value"} or {"ok": false, "error"}.
-export type ChildQueryHandler = (agentId: string, payloadJson: string) => Promise<string>;
+// A request from agent code (a child agent, a host function, ...), answered with JSON
+// {"ok": true, "value"} or {"ok": false, "error": {"type", "message"}}.
+export type AgentRequestHandler = (
+  agentId: string,
+  requestKind: string,
+  payloadJson: string,
+) => Promise<string>;
 
-export type PoolOptions = { snapshotFile: string; size: number; stepTimeoutSeconds: number };
+export type PoolOptions = {
+  snapshotFile: string;
+  size: number;
+  stepTimeoutSeconds: number;
+  environment: Record<string, string>; // the run's env_variables, for os.environ in every worker
+};
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
-const RUNTIME_SOURCE = Deno.readTextFileSync(new URL("./runtime.py", import.meta.url));
+// The Python side of a worker: the runtime first, then the modules that add to agents' namespaces.
+const PYTHON_MODULES: [string, string][] = [
+  ["_rlm_runtime", "runtime.py"],
+  ["_rlm_agent_setup", "agent_setup.py"],
+].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
 const WATCHDOG_INTERVAL_MS = 20;
@@ -46,6 +60,7 @@ type PlacedAgent = {
   slot: WorkerSlot;
   contextBytes: Uint8Array | null;
   contextIsText: boolean;
+  setupJson: string;
 };
 
 type PendingStep = {
@@ -107,7 +122,8 @@ export async function ensureSnapshot(snapshotFile: string): Promise<void> {
     const init: ToWorker = {
       kind: "init",
       snapshotFile: null,
-      runtimeSource: "",
+      pythonModules: [],
+      environmentJson: "{}",
       control: new SharedArrayBuffer(CONTROL_CELLS * 4),
       clockOrigin: Date.now(),
       timeoutMessage: "",
@@ -130,7 +146,7 @@ export class ReplPool {
   private readonly clockOrigin = Date.now();
   private readonly watchdog: ReturnType<typeof setInterval>;
 
-  constructor(private options: PoolOptions, private onChildQuery: ChildQueryHandler) {
+  constructor(private options: PoolOptions, private onAgentRequest: AgentRequestHandler) {
     for (let index = 0; index < options.size; index++) this.slots.push(this.startWorker());
     this.watchdog = setInterval(() => this.checkSteps(), WATCHDOG_INTERVAL_MS);
   }
@@ -170,8 +186,8 @@ export class ReplPool {
           return this.markStarted(slot, message.stepId);
         case "step_done":
           return this.settleStep(slot, message.stepId, message.outcomeJson);
-        case "llm_query":
-          return this.forwardChildQuery(slot, message.queryId, message.agentId, message.payloadJson);
+        case "agent_request":
+          return this.forwardRequest(slot, message);
       }
     };
     worker.onerror = (event) => {
@@ -182,7 +198,8 @@ export class ReplPool {
     const init: ToWorker = {
       kind: "init",
       snapshotFile: this.options.snapshotFile,
-      runtimeSource: RUNTIME_SOURCE,
+      pythonModules: PYTHON_MODULES,
+      environmentJson: JSON.stringify(this.options.environment),
       control: controlBuffer,
       clockOrigin: this.clockOrigin,
       timeoutMessage:
@@ -195,11 +212,13 @@ export class ReplPool {
 
   // Children go to a different worker than their parent when there is one: if a child's runaway code
   // costs its worker, the parent, which is usually waiting on it, survives to see the error.
+  // `setup` is what the agent gets beyond the basics, keyed by the runtime's setup installers.
   async createAgent(
     agentId: string,
     parentId: string | null,
     contextBytes: Uint8Array,
     contextIsText: boolean,
+    setup: Record<string, unknown>,
   ): Promise<void> {
     const parentSlot = parentId === null ? undefined : this.agents.get(parentId)?.slot;
     const live = this.slots.filter((slot) => slot.alive);
@@ -207,7 +226,7 @@ export class ReplPool {
     const slot = candidates.reduce((best, candidate) =>
       candidate.agentCount < best.agentCount ? candidate : best
     );
-    const placed: PlacedAgent = { slot, contextBytes, contextIsText };
+    const placed: PlacedAgent = { slot, contextBytes, contextIsText, setupJson: JSON.stringify(setup) };
     this.agents.set(agentId, placed);
     slot.agentCount += 1;
     const created = new Promise<void>((resolve, reject) =>
@@ -226,6 +245,7 @@ export class ReplPool {
       agentId,
       contextBytes: placed.contextBytes,
       contextIsText: placed.contextIsText,
+      setupJson: placed.setupJson,
     };
     slot.worker.postMessage(message); // copied, not transferred: the pool keeps the bytes for a rebuild
   }
@@ -321,22 +341,24 @@ export class ReplPool {
     }
   }
 
-  private async forwardChildQuery(slot: WorkerSlot, queryId: number, agentId: string, payloadJson: string) {
+  // The step's clock stops while it waits on the request: time spent in children, on the host or in
+  // an MCP server is not the step's own.
+  private async forwardRequest(slot: WorkerSlot, request: Extract<FromWorker, { kind: "agent_request" }>) {
     let replyJson: string;
     // A worker may only ask on behalf of agents the pool placed on it, from a running step.
-    const step = this.runningStepOf.get(agentId);
-    if (this.agents.get(agentId)?.slot !== slot || !step) {
+    const step = this.runningStepOf.get(request.agentId);
+    if (this.agents.get(request.agentId)?.slot !== slot || !step) {
       replyJson = JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
     } else {
       this.pauseClock(step);
       try {
-        replyJson = await this.onChildQuery(agentId, payloadJson);
+        replyJson = await this.onAgentRequest(request.agentId, request.requestKind, request.payloadJson);
       } finally {
         this.resumeClock(step);
       }
     }
     if (!slot.alive) return;
-    const message: ToWorker = { kind: "llm_reply", queryId, replyJson };
+    const message: ToWorker = { kind: "agent_reply", requestId: request.requestId, replyJson };
     slot.worker.postMessage(message);
   }
 

@@ -122,17 +122,69 @@ _pristine_builtins = dict(builtins.__dict__)
 _namespaces: dict[str, dict] = {}
 
 
+class EngineRequestError(Exception):
+    """A request to the engine (host function, MCP call, ...) failed; the message says why."""
+
+
+EngineRequestError.__module__ = "builtins"
+
+
+def _reply_value(reply_json: str, error_class: type[Exception]):
+    reply = _json_loads(reply_json)
+    if reply["ok"]:
+        return reply["value"]
+    raise error_class(f"{reply['error']['type']}: {reply['error']['message']}")
+
+
+async def engine_request(agent_id: str, kind: str, payload, error_class: type[Exception] = EngineRequestError):
+    """Ask the engine (main isolate) for something on behalf of an agent; returns the reply's value."""
+    reply_json = await _rlm_host.request(agent_id, kind, _json_dumps(payload, default=repr))
+    return _reply_value(reply_json, error_class)
+
+
+def engine_request_sync(agent_id: str, kind: str, payload, error_class: type[Exception] = EngineRequestError):
+    """engine_request for plain (non-async) functions: suspends the step through JSPI."""
+    if not can_run_sync():
+        raise RuntimeError("this function must be called from a code step")
+    reply_json = run_sync(_rlm_host.request(agent_id, kind, _json_dumps(payload, default=repr)))
+    return _reply_value(reply_json, error_class)
+
+
+_TYPE_SCHEMAS = {
+    int: {"type": "integer"},
+    str: {"type": "string"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    list: {"type": "array"},
+    dict: {"type": "object"},
+    type(None): {"type": "null"},
+}
+
+
+def _schema_of(schema):
+    if schema is None or isinstance(schema, (dict, bool)):
+        return schema
+    if schema in _TYPE_SCHEMAS:
+        return _TYPE_SCHEMAS[schema]
+    raise TypeError("schema must be a JSON Schema dict or one of int, str, float, bool, list, dict")
+
+
 def _make_llm_query(agent_id: str):
-    async def llm_query(data, instruction=None, schema=None, tools=None, model=None):
-        """Start a child agent on `data` (its `context`) and return its FINAL value."""
-        payload = _json_dumps(
-            {"data": data, "instruction": instruction, "schema": schema, "tools": tools, "model": model},
-            default=repr,
-        )
-        reply = _json_loads(await _rlm_host.llm_query(agent_id, payload))
-        if reply["ok"]:
-            return reply["value"]
-        raise LLMQueryError(f"{reply['error']['type']}: {reply['error']['message']}")
+    async def llm_query(data, instruction=None, schema=None, tools=None, model=None, mcp_servers=None):
+        """Start a child agent on `data` (its `context`) and return its FINAL value.
+
+        schema: the shape the child must answer in; tools: your functions (or their names) it may
+        use; mcp_servers: names of your MCP servers it may use; model: another model for it.
+        """
+        payload = {
+            "data": data,
+            "instruction": instruction,
+            "schema": _schema_of(schema),
+            "tools": [tool if isinstance(tool, str) else tool.__name__ for tool in tools or []],
+            "mcp_servers": list(mcp_servers or []),
+            "model": model,
+        }
+        return await engine_request(agent_id, "llm_query", payload, LLMQueryError)
 
     return llm_query
 
@@ -168,13 +220,22 @@ def _final(value=None):
     raise _FinalCalled()
 
 
-def create_agent(agent_id: str, context_bytes, context_is_text: bool) -> None:
-    """Make the agent's namespace, with `context` decoded from the transferred bytes."""
-    raw = context_bytes.to_bytes()
-    text = raw.decode("utf-8")
+# What an agent gets beyond the basics (tools, host functions, MCP servers) is installed into its
+# namespace by functions that other runtime modules register here, one per key of the agent's setup.
+_setup_installers: dict = {}
+
+
+def register_setup_installer(key: str, install) -> None:
+    """install(agent_id, namespace, value) puts setup[key] into a new agent's namespace."""
+    _setup_installers[key] = install
+
+
+def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json: str) -> None:
+    """Make the agent's namespace, with `context` decoded from the sent bytes."""
+    text = context_bytes.to_bytes().decode("utf-8")
     context = text if context_is_text else _json_loads(text)
     llm_query = _make_llm_query(agent_id)
-    _namespaces[agent_id] = {
+    namespace = {
         "__name__": "__main__",
         "__builtins__": dict(_pristine_builtins),
         "context": context,
@@ -183,6 +244,16 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool) -> None:
         "FINAL": _final,
         "LLMQueryError": LLMQueryError,
     }
+    for key, value in _json_loads(setup_json).items():
+        _setup_installers[key](agent_id, namespace, value)
+    _namespaces[agent_id] = namespace
+
+
+def set_environment(variables_json: str) -> None:
+    """The run's env_variables, visible to every agent through os.environ."""
+    import os
+
+    os.environ.update(_json_loads(variables_json))
 
 
 def drop_agent(agent_id: str) -> None:

@@ -12,13 +12,12 @@ import {
   type ToWorker,
 } from "./worker_messages.ts";
 
-const RUNTIME_MODULE = "_rlm_runtime";
 const HEARTBEAT_INTERVAL_MS = 20;
 
 let pyodide: PyodideAPI;
 let runtime: any;
-let nextQueryId = 0;
-const pendingQueries = new Map<number, (replyJson: string) => void>();
+let nextRequestId = 0;
+const pendingRequests = new Map<number, (replyJson: string) => void>();
 
 // Bound now: agent code can reach this worker's globals through `import js` and may replace them.
 const postToPool = self.postMessage.bind(self);
@@ -48,7 +47,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "create_agent": {
       let error: string | null = null;
       try {
-        runtime.create_agent(message.agentId, message.contextBytes, message.contextIsText);
+        runtime.create_agent(message.agentId, message.contextBytes, message.contextIsText, message.setupJson);
       } catch (failure) {
         error = String(failure);
       }
@@ -58,9 +57,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code);
     case "cancel_step":
       return runtime.cancel_step(message.stepId);
-    case "llm_reply": {
-      const resolve = pendingQueries.get(message.queryId);
-      pendingQueries.delete(message.queryId);
+    case "agent_reply": {
+      const resolve = pendingRequests.get(message.requestId);
+      pendingRequests.delete(message.requestId);
       return resolve?.(message.replyJson);
     }
     case "drop_agent":
@@ -89,19 +88,24 @@ async function init(message: Extract<ToWorker, { kind: "init" }>) {
     setInterval(beat, HEARTBEAT_INTERVAL_MS);
     sealWorkerGlobals();
     pyodide.registerJsModule("_rlm_host", {
-      llm_query: (agentId: string, payloadJson: string) =>
+      request: (agentId: string, requestKind: string, payloadJson: string) =>
         new Promise<string>((resolve) => {
-          const queryId = ++nextQueryId;
-          pendingQueries.set(queryId, resolve);
-          post({ kind: "llm_query", queryId, agentId, payloadJson });
+          const requestId = ++nextRequestId;
+          pendingRequests.set(requestId, resolve);
+          post({ kind: "agent_request", requestId, agentId, requestKind, payloadJson });
         }),
       step_started: (stepId: number) => post({ kind: "step_started", stepId }),
       step_done: (stepId: number, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
       overdue_step: () => Atomics.load(control, OVERDUE_STEP_CELL),
     });
-    pyodide.FS.writeFile(`/home/pyodide/${RUNTIME_MODULE}.py`, message.runtimeSource);
-    pyodide.runPython(`import sys; sys.path.insert(0, '/home/pyodide'); import ${RUNTIME_MODULE}`);
-    runtime = pyodide.pyimport(RUNTIME_MODULE);
+    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/rlm')");
+    pyodide.FS.mkdirTree("/home/pyodide/rlm");
+    for (const [name, source] of message.pythonModules) {
+      pyodide.FS.writeFile(`/home/pyodide/rlm/${name}.py`, source);
+      pyodide.pyimport(name);
+    }
+    runtime = pyodide.pyimport(message.pythonModules[0][0]);
+    runtime.set_environment(message.environmentJson);
     runtime.configure(message.timeoutMessage);
     post({ kind: "ready", loadMs: performance.now() - started });
   } catch (error) {

@@ -11,15 +11,23 @@ export type ToWorker =
   | {
     kind: "init";
     snapshotFile: string | null;
-    runtimeSource: string;
+    // Python modules to import, in order (name -> source); the first is the runtime itself.
+    pythonModules: [string, string][];
+    environmentJson: string;
     control: SharedArrayBuffer;
     clockOrigin: number;
     timeoutMessage: string;
   }
-  | { kind: "create_agent"; agentId: string; contextBytes: Uint8Array; contextIsText: boolean }
+  | {
+    kind: "create_agent";
+    agentId: string;
+    contextBytes: Uint8Array;
+    contextIsText: boolean;
+    setupJson: string;
+  }
   | { kind: "run_step"; stepId: number; agentId: string; stepNumber: number; code: string }
   | { kind: "cancel_step"; stepId: number }
-  | { kind: "llm_reply"; queryId: number; replyJson: string }
+  | { kind: "agent_reply"; requestId: number; replyJson: string }
   | { kind: "drop_agent"; agentId: string };
 
 export type StepOutcome = {
@@ -36,4 +44,5 @@ export type FromWorker =
   | { kind: "agent_created"; agentId: string; error: string | null }
   | { kind: "step_started"; stepId: number }
   | { kind: "step_done"; stepId: number; outcomeJson: string }
-  | { kind: "llm_query"; queryId: number; agentId: string; payloadJson: string };
+  // A call from agent code to the engine: a child agent (llm_query), a host function, an MCP tool...
+  | { kind: "agent_request"; requestId: number; agentId: string; requestKind: string; payloadJson: string };

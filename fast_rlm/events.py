@@ -8,7 +8,7 @@ event type this version does not know (a newer writer, a hand-edited log) become
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -115,6 +115,17 @@ class CodeStep(_EventCommon):
     duration_s: float
 
 
+class HostCall(_EventCommon):
+    """A call from agent code to a host function (a tool); logged when it returns."""
+
+    event: Literal["host_call"]
+    agent_id: str
+    name: str
+    ok: bool
+    error: ErrorInfo | None = None
+    duration_s: float
+
+
 class AgentEnd(_EventCommon):
     event: Literal["agent_end"]
     agent_id: str
@@ -155,14 +166,17 @@ class UnknownEvent(BaseModel):
 
 
 KnownEvent = Annotated[
-    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd,
+    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd,
     Field(discriminator="event"),
 ]
-LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | AgentEnd | RunEnd | UnknownEvent
+LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd | UnknownEvent
 
-KNOWN_EVENT_TYPES = frozenset(
-    {"run_start", "agent_start", "llm_call", "llm_retry", "code_step", "agent_end", "run_end"}
-)
+# event name -> its model, e.g. "llm_call" -> LlmCall.
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    get_args(model.model_fields["event"].annotation)[0]: model
+    for model in (RunStart, AgentStart, LlmCall, LlmRetry, CodeStep, HostCall, AgentEnd, RunEnd)
+}
+KNOWN_EVENT_TYPES = frozenset(EVENT_MODELS)
 
 _known_event_adapter: TypeAdapter[KnownEvent] = TypeAdapter(KnownEvent)
 

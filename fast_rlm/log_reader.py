@@ -28,6 +28,7 @@ from fast_rlm.events import (
     CodeStep,
     ErrorInfo,
     EventFormatError,
+    HostCall,
     LlmCall,
     LlmRetry,
     LogEvent,
@@ -96,6 +97,7 @@ class AgentRecord:
     code_steps: int = 0
     retries: int = 0
     step_errors: int = 0
+    host_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reported_cost: float = 0.0
@@ -103,7 +105,8 @@ class AgentRecord:
     start_offset: int | None = None
     end_offset: int | None = None
     children: list[str] = field(default_factory=list)
-    # Byte offsets of this agent's llm_call, llm_retry, code_step and unknown lines, in file order.
+    # Byte offsets of this agent's llm_call, llm_retry, code_step, host_call and unknown lines, in
+    # file order.
     event_offsets: array = field(default_factory=lambda: array("q"))
     # (start_ts, end_ts, ACTIVITY_LLM | ACTIVITY_CODE) triples, flattened: what the timeline draws.
     activity: array = field(default_factory=lambda: array("d"))
@@ -128,13 +131,15 @@ class AgentRecord:
 
 @dataclass
 class Turn:
-    """One round of an agent's loop: the retries and answer of model call `number`, and the code
-    step that ran the answer's code block (None when the answer had none or the run stopped)."""
+    """One round of an agent's loop: the retries and answer of model call `number`, the code step
+    that ran the answer's code block (None when the answer had none or the run stopped) and the
+    host functions that code called."""
 
     number: int
     retries: list[LlmRetry] = field(default_factory=list)
     call: LlmCall | None = None
     step: CodeStep | None = None
+    host_calls: list[HostCall] = field(default_factory=list)  # made by the step's code
     unknown: list[UnknownEvent] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
 
@@ -333,6 +338,13 @@ class LogIndex:
             else:
                 record.reported_cost += event.usage.cost
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_LLM))
+        elif isinstance(event, HostCall):
+            record.host_calls += 1
+            if not event.ok:
+                reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
+                self.errors.append(
+                    ErrorLocation(event.agent_id, offset, f"host function {event.name}: {reason}")
+                )
         elif isinstance(event, CodeStep):
             record.code_steps += 1
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_CODE))
@@ -402,7 +414,7 @@ class LogIndex:
         return self._read_events([offset])[0][1]
 
     def agent_events(self, agent_id: str) -> list[tuple[int, LogEvent]]:
-        """(offset, event) of the agent's llm_call, llm_retry, code_step and unknown lines."""
+        """(offset, event) of the agent's llm_call, llm_retry, code_step, host_call and unknown lines."""
         return self._read_events(self.agents[agent_id].event_offsets)
 
     def _read_events(self, offsets: Iterable[int]) -> list[tuple[int, LogEvent]]:
@@ -516,6 +528,12 @@ def group_turns(events: list[tuple[int, LogEvent]]) -> list[Turn]:
                 current = Turn(current.number + 1 if current else 1)
                 turns.append(current)
             current.step = event
+        elif isinstance(event, HostCall):
+            # Logged while the step runs, so before the step's own line.
+            if current is None or current.step is not None:
+                current = Turn(current.number + 1 if current else 1)
+                turns.append(current)
+            current.host_calls.append(event)
         elif isinstance(event, UnknownEvent):
             if current is None:
                 current = Turn(0)

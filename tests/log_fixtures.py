@@ -179,6 +179,33 @@ def broken_logs(scripted_logs: ScriptedLogs, tmp_path_factory: pytest.TempPathFa
     return BrokenLogs(truncated, unknown, crashed, empty, garbage)
 
 
+def with_host_calls(source: Path, target: Path, agent_id: str = "root.0") -> Path:
+    """`source` with two host function calls made by `agent_id`'s first step (one ok, one failed),
+    where the engine logs them: before the step's own line."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    step_at = next(
+        position
+        for position, line in enumerate(lines)
+        if json.loads(line)["event"] == "code_step" and json.loads(line)["agent_id"] == agent_id
+    )
+    ts = json.loads(lines[step_at])["ts"]
+    common = {
+        "v": 1,
+        "ts": ts,
+        "run_id": "r",
+        "event": "host_call",
+        "agent_id": agent_id,
+        "duration_s": 0.002,
+    }
+    calls = [
+        json.dumps({**common, "name": "lookup", "ok": True}),
+        json.dumps(
+            {**common, "name": "grep", "ok": False, "error": {"type": "ToolError", "message": "boom"}}
+        ),
+    ]
+    return write_lines(target, lines[:step_at] + calls + lines[step_at:])
+
+
 def normalise_log(source: Path, target: Path) -> None:
     """Rewrites a real log so that it is the same on every machine: a fixed run id, port and start
     time, times rounded to the millisecond."""

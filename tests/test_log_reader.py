@@ -12,7 +12,7 @@ from fast_rlm.events import UnknownEvent
 from fast_rlm.log_reader import LogFileError, LogIndex, agent_sort_key
 
 pytest.register_assert_rewrite("tests.log_fixtures")
-from tests.log_fixtures import BIG_STDOUT, iter_events  # noqa: E402
+from tests.log_fixtures import BIG_STDOUT, iter_events, with_host_calls  # noqa: E402
 
 pytest_plugins = ["tests.log_fixtures"]  # the session's real, broken and big logs
 
@@ -212,3 +212,13 @@ def test_a_log_rewritten_after_it_was_read_is_reported_not_misread(scripted_logs
     copy.unlink()
     with pytest.raises(LogFileError, match="Cannot read the log"):
         index.search("anything")
+
+
+def test_host_function_calls_belong_to_the_step_that_made_them(scripted_logs, tmp_path):
+    index = LogIndex.open(with_host_calls(scripted_logs.no_cost, tmp_path / "tools.jsonl"))
+
+    assert index.notices == [] and index.agents["root.0"].host_calls == 2
+    [turn] = index.agent_turns("root.0")
+    assert [(call.name, call.ok) for call in turn.host_calls] == [("lookup", True), ("grep", False)]
+    assert turn.step is not None and turn.call is not None
+    assert [error.summary for error in index.errors] == ["host function grep: ToolError: boom"]

@@ -30,7 +30,7 @@ from tui.steps import AgentSteps, TurnView
 from tui.timeline import LLM, Timeline
 
 pytest.register_assert_rewrite("tests.log_fixtures")
-from tests.log_fixtures import FIXTURES_DIR, NORMALISED_LOG, SCREENSHOTS_DIR  # noqa: E402
+from tests.log_fixtures import FIXTURES_DIR, NORMALISED_LOG, SCREENSHOTS_DIR, with_host_calls  # noqa: E402
 
 pytest_plugins = ["tests.log_fixtures"]  # the session's real, broken and big logs
 
@@ -248,6 +248,20 @@ async def test_a_log_deleted_while_followed_stops_follow_mode_with_a_message(scr
         await pilot.press("down")
         await pilot.pause()
         assert "Cannot read the log" in screen_text(app)
+
+
+@in_event_loop
+async def test_host_function_calls_show_in_their_step_and_count_as_errors(scripted_logs, tmp_path):
+    app = LogViewerApp(with_host_calls(scripted_logs.no_cost, tmp_path / "tools.jsonl"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.selected_agent == "root.0"
+        assert app.status_message == "error 1/1 in root.0: host function grep: ToolError: boom"
+        text = screen_text(app)
+        assert "host function lookup · 0.00 s · ok" in text
+        assert "host function grep · 0.00 s · ToolError: boom" in text
+        assert "2 host function calls" in text
 
 
 @in_event_loop

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Static
 
-from fast_rlm.events import AgentEnd
+from fast_rlm.events import AgentEnd, HostCall
 from fast_rlm.log_reader import LogFileError, LogIndex, Turn
 from fast_rlm.log_stats import format_cost, format_count, format_duration
 from tui.agent_tree import STATUS_STYLES
@@ -106,6 +106,8 @@ class TurnView(Vertical):
             words = model_text(call.completion, step.code if step else None)
             if words:
                 yield Static(highlighted(words, needle), classes="model-text")
+        for host_call in turn.host_calls:
+            yield Static(self._host_call(host_call), classes="host-call")
         if step is not None:
             step_title = Text.assemble(
                 (f"step {step.step}", "bold"), f" · ran in {format_duration(step.duration_s)}"
@@ -129,6 +131,18 @@ class TurnView(Vertical):
             yield Static(
                 Text(f"unknown event {unknown.event}: {unknown.raw}", style="dim"), classes="unknown"
             )
+
+    @staticmethod
+    def _host_call(host_call: HostCall) -> Text:
+        shown = Text.assemble(
+            ("host function ", "dim"), (host_call.name, "bold"), f" · {format_duration(host_call.duration_s)}"
+        )
+        if host_call.ok:
+            shown.append(" · ok", "green")
+        else:
+            problem = f"{host_call.error.type}: {host_call.error.message}" if host_call.error else "failed"
+            shown.append(f" · {problem}", "bold red")
+        return shown
 
     @staticmethod
     def _code(code: str, needle: str) -> RenderableType:
@@ -246,14 +260,14 @@ class AgentSteps(VerticalScroll):
             "context",
             highlighted(f"{format_count(record.context_chars)} chars: {record.context_preview}", self.needle),
         )
-        table.add_row(
-            "usage",
-            f"{plural(record.llm_calls, 'call')} · {plural(record.code_steps, 'step')} · "
-            f"{plural(record.retries, 'retry', 'retries')} · "
-            f"{format_count(record.prompt_tokens)} prompt + "
-            f"{format_count(record.completion_tokens)} completion tokens · "
-            f"cost {format_cost(record.cost)} · {format_duration(record.duration_s)}",
-        )
+        usage = [plural(record.llm_calls, "call"), plural(record.code_steps, "step")]
+        usage.append(plural(record.retries, "retry", "retries"))
+        if record.host_calls:
+            usage.append(plural(record.host_calls, "host function call"))
+        tokens = f"{format_count(record.prompt_tokens)} prompt + {format_count(record.completion_tokens)}"
+        usage.append(tokens + " completion tokens")
+        usage += [f"cost {format_cost(record.cost)}", format_duration(record.duration_s)]
+        table.add_row("usage", " · ".join(usage))
         try:
             end = self.index.agent_end_event(self.agent_id) if record.finished else None
         except LogFileError:

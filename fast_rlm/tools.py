@@ -38,6 +38,9 @@ def _check_name(function: Any, kind: str) -> str:
 
 def _signature(function: Callable[..., Any]) -> str:
     try:
+        # eval_str resolves string annotations (`from __future__ import annotations`) to types.
+        return str(inspect.signature(function, eval_str=True))
+    except (NameError, SyntaxError):
         return str(inspect.signature(function))
     except (TypeError, ValueError):
         return "(...)"

@@ -65,10 +65,12 @@ def test_children_get_tools_only_when_the_parent_passes_them(scripted_server):
         task = first_user_message(request)
         if "with tools" in task or "without tools" in task:
             return repl(
-                "try:\n    FINAL(shout(context))\nexcept NameError as error:\n    FINAL('NameError: ' + str(error))"
+                "try:\n    FINAL(shout(context))\n"
+                "except NameError as error:\n    FINAL('NameError: ' + str(error))"
             )
         return repl(
-            "FINAL([await llm_query('a', 'with tools', tools=[shout]), await llm_query('b', 'without tools')])"
+            "with_tools = await llm_query('a', 'with tools', tools=[shout])\n"
+            "FINAL([with_tools, await llm_query('b', 'without tools')])"
         )
 
     server = scripted_server(respond)

@@ -35,7 +35,11 @@ ROOT_TASK = "Answer the query held in `context`."
 COST_PER_CALL = 0.00025
 
 ROOT_FIRST_STEP = """
-print("items:", context)
+print("items:", context, "in", await unit_of("jobs"))
+try:
+    await unit_of("")
+except HostFunctionError as error:
+    print("no unit:", error)
 answers = await batch_llm_query(
     llm_query("stressed", "reverse the word"),
     llm_query(2, "chain down"),
@@ -50,8 +54,16 @@ FINAL({"reversed": answers[0], "chain": answers[1], "failed": type(answers[2])._
 """
 
 
+def unit_of(word: str) -> str:
+    """The unit a word is counted in (a host function: it runs in the test process)."""
+    if not word:
+        raise ValueError("an empty word has no unit")
+    return word.upper()
+
+
 class FanOutAndChain:
-    """A root fanning out to four children: one answers after a rate-limited first request, one
+    """A root that calls a host function (once fine, once failing), then fans out to four
+    children: one answers after a rate-limited first request, one
     chains down two more levels (its deepest answers once without code), one never calls FINAL and
     runs out of calls, one hits an exception and then recovers. Every reply reports `cost`, unless
     `report_cost` is False."""
@@ -99,7 +111,9 @@ def fan_out_without_cost(request: dict[str, Any]) -> str:
     return repl("FINAL(context * 2)")
 
 
-def run_scripted(responder: Any, query: Any, log_dir: Path, **config: Any) -> Path:
+def run_scripted(
+    responder: Any, query: Any, log_dir: Path, *, host_functions: list[Any] | None = None, **config: Any
+) -> Path:
     """Runs the real engine against the scripted model; returns the log it wrote."""
     previous = Path.cwd()
     os.chdir(log_dir)  # no ./rlm_config.yaml of the developer's checkout is read
@@ -111,6 +125,7 @@ def run_scripted(responder: Any, query: Any, log_dir: Path, **config: Any) -> Pa
                     config={"base_url": server.base_url, "api_key": "test-key-not-secret", **config},
                     log_dir=log_dir,
                     verbosity=0,
+                    host_functions=host_functions,
                 )
                 return Path(result["log_file"])
             except fast_rlm.errors.FastRLMError as error:
@@ -131,7 +146,9 @@ class ScriptedLogs:
 def scripted_logs(tmp_path_factory: pytest.TempPathFactory) -> ScriptedLogs:
     log_dir = tmp_path_factory.mktemp("real_logs")
     return ScriptedLogs(
-        fan_out_and_chain=run_scripted(FanOutAndChain(), "four jobs", log_dir, max_calls_per_subagent=3),
+        fan_out_and_chain=run_scripted(
+            FanOutAndChain(), "four jobs", log_dir, host_functions=[unit_of], max_calls_per_subagent=3
+        ),
         no_cost=run_scripted(fan_out_without_cost, "three numbers", log_dir),
     )
 
@@ -356,7 +373,13 @@ if __name__ == "__main__":
 
     if "--screenshots-only" not in sys.argv:
         with tempfile.TemporaryDirectory() as scratch:
-            real = run_scripted(FanOutAndChain(), "four jobs", Path(scratch), max_calls_per_subagent=3)
+            real = run_scripted(
+                FanOutAndChain(),
+                "four jobs",
+                Path(scratch),
+                host_functions=[unit_of],
+                max_calls_per_subagent=3,
+            )
             FIXTURES_DIR.mkdir(exist_ok=True)
             normalise_log(real, NORMALISED_LOG)
         print(f"wrote {NORMALISED_LOG}")

@@ -52,8 +52,8 @@ def test_each_line_of_a_real_run_parses_to_the_model_of_its_type(scripted_logs):
         assert isinstance(event, EVENT_MODELS[raw["event"]])
         assert parse_event_json(line) == event
         seen.add(raw["event"])
-    # The scenario exercises every event type, the 429 retry included, but tools (host_call).
-    assert seen == KNOWN_EVENT_TYPES - {"host_call"}
+    # The scenario exercises every event type, the 429 retry and the host function call included.
+    assert seen == KNOWN_EVENT_TYPES
 
 
 def test_cost_is_none_when_the_provider_did_not_report_it(scripted_logs):

@@ -54,10 +54,14 @@ def test_statuses_errors_and_depth_of_the_scripted_scenario(scripted_logs):
     assert {record.status for agent_id, record in index.agents.items() if record is not dawdler} == {"done"}
     assert max(record.depth for record in index.agents.values()) == 3
     summing = agent_with_instruction(index, "sum the numbers")
-    assert [(error.agent_id, "ZeroDivisionError" in error.summary) for error in index.errors] in (
-        [(summing, True), (dawdler.agent_id, False)],
-        [(dawdler.agent_id, False), (summing, True)],
+    assert sorted((error.agent_id, error.summary.split(":")[0]) for error in index.errors) == sorted(
+        [
+            ("root", "host function unit_of"),
+            (summing, "step 1"),
+            (dawdler.agent_id, "agent failed"),
+        ]
     )
+    assert index.agents["root"].host_calls == 2
     assert index.agents[agent_with_instruction(index, "reverse the word")].retries == 1
 
 
@@ -93,7 +97,7 @@ def test_search_matches_texts_not_json_keys(scripted_logs):
     assert {hit.agent_id for hit in hits} == {"root", reverser}
     assert index.search("agent_id") == [] and index.search("completion_tokens") == []
     # Quotes and newlines are escaped in the file; the search is over the decoded text.
-    quoted = index.search('print("items:", context)\nanswers')
+    quoted = index.search('print("no unit:", error)\nanswers')
     assert [hit.agent_id for hit in quoted] == ["root", "root"]  # the reply and the step that ran it
     assert index.search("") == []
 

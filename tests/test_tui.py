@@ -98,7 +98,8 @@ async def test_opens_on_the_root_agent_with_totals(scripted_logs):
         totals = shown_text(app.query_one("#totals", Static))
         assert "ok in" in totals and "7 agents, 12 LLM calls" in totals and "cost $0.003000" in totals
         steps_text = screen_text(app)
-        assert "items: four jobs" in steps_text and "call 1" in steps_text and "step 1" in steps_text
+        assert "call 1 · z-ai/glm-5" in steps_text and "step 1 · ran in" in steps_text
+        assert "host function unit_of" in steps_text and 'print("items:", context' in steps_text
 
 
 @in_event_loop

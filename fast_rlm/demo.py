@@ -8,11 +8,13 @@ the sum to a grandchild (a chain); finally it answers with both.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fast_rlm.run import run
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl
+from fast_rlm.scripted_model import Responder, ScriptedModelServer, call_number, first_user_message, repl
 
 FRUITS = [
     "strawberry",
@@ -61,6 +63,17 @@ def demo_model(request: dict[str, Any]) -> str:
         return repl("FINAL(sum(context))")
     step = min(call_number(request), len(ROOT_PLAN)) - 1
     return repl(ROOT_PLAN[step])
+
+
+@contextmanager
+def scripted_model_config(responder: Responder, use_scripted_model: bool) -> Iterator[dict[str, Any]]:
+    """Config entries that point a run at a scripted model on 127.0.0.1 (for examples run with
+    --demo), or none, so the run uses the real endpoint from the environment."""
+    if not use_scripted_model:
+        yield {}
+        return
+    with ScriptedModelServer(responder) as server:
+        yield {"base_url": server.base_url, "api_key": "demo-key"}
 
 
 def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from fast_rlm.config import read_config_file
 from fast_rlm.demo import run_demo
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
-from fast_rlm.progress import format_usage
+from fast_rlm.log_reader import LogIndex
+from fast_rlm.log_stats import format_report
 from fast_rlm.run import run
 
 EXIT_RUN_FAILED = 1
@@ -61,7 +62,8 @@ def _demo(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     print("fast-rlm demo: a scripted model on 127.0.0.1 drives the real engine (no key, no network)\n")
     result = run_demo(log_dir=args.log_dir, verbosity=1)
-    print(f"\n{format_usage(result['usage'])}; the scripted model answered {result['requests']} requests.")
+    print(format_report(LogIndex.open(result["log_file"])))
+    print(f"The scripted model answered {result['requests']} requests.")
     print("\nAnswer:")
     print(json.dumps(result["results"], indent=2))
     print(f"\nLog: {result['log_file']}\nInspect it: fast-rlm-log {result['log_file']} --tui")

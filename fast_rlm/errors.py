@@ -90,6 +90,10 @@ class RunTimeoutError(FastRLMError):
     """The run went past run_timeout_s."""
 
 
+class LogFileError(FastRLMError):
+    """A log file cannot be opened (missing, a directory, unreadable)."""
+
+
 # The engine reports failures by name (engine/errors.ts); these are the classes they become.
 ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
     cls.__name__: cls

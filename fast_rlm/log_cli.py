@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from fast_rlm.log_reader import LogFileError, LogIndex
+from fast_rlm.errors import LogFileError
+from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_render import RENDER_FORMATS, render
 from fast_rlm.log_stats import format_report
 

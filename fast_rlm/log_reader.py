@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from fast_rlm.errors import FastRLMError
+from fast_rlm.errors import LogFileError
 from fast_rlm.events import (
     LOG_SCHEMA_VERSION,
     AgentEnd,
@@ -43,10 +43,6 @@ PREVIEW_CHARS = 200
 ACTIVITY_LLM, ACTIVITY_CODE = 0, 1
 
 AgentStatus = Literal["running", "done", "failed", "unfinished"]
-
-
-class LogFileError(FastRLMError):
-    """The log file cannot be opened (missing, a directory, unreadable)."""
 
 
 @dataclass(frozen=True)

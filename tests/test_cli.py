@@ -24,7 +24,8 @@ def test_demo_runs_a_recursive_fan_out_and_chain_with_no_key(isolated_workdir):
     answer = json.loads(completed.stdout.split("Answer:\n", 1)[1].split("\n\nLog:", 1)[0])
     assert answer["total"] == 21 and answer["r_counts"]["strawberry"] == 3 and len(answer["r_counts"]) == 16
     assert "7 agents, 8 LLM calls" in completed.stdout
-    assert "root.4.0" in completed.stderr  # the chain's grandchild appears in the agent tree
+    assert "root.4.0" in completed.stderr  # the tree as it unfolds
+    assert "   └─ root.4.0  done        2" in completed.stdout  # the agent tree report, chain included
     assert len(list((isolated_workdir / "logs").glob("demo_*.jsonl"))) == 1
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from fast_rlm.errors import LogFileError
 from fast_rlm.events import UnknownEvent
-from fast_rlm.log_reader import LogFileError, LogIndex, agent_sort_key
+from fast_rlm.log_reader import LogIndex, agent_sort_key
 
 pytest.register_assert_rewrite("tests.log_fixtures")
 from tests.log_fixtures import BIG_STDOUT, iter_events, with_host_calls  # noqa: E402

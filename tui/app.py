@@ -15,7 +15,8 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 
-from fast_rlm.log_reader import LogFileError, LogIndex, SearchHit
+from fast_rlm.errors import LogFileError
+from fast_rlm.log_reader import LogIndex, SearchHit
 from fast_rlm.log_stats import format_totals, run_totals
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen

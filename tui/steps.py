@@ -15,8 +15,9 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Collapsible, Static
 
+from fast_rlm.errors import LogFileError
 from fast_rlm.events import AgentEnd, HostCall
-from fast_rlm.log_reader import LogFileError, LogIndex, Turn
+from fast_rlm.log_reader import LogIndex, Turn
 from fast_rlm.log_stats import format_cost, format_count, format_duration
 from tui.agent_tree import STATUS_STYLES
 

@@ -11,7 +11,7 @@ import {
   stepObservation,
   systemPrompt,
 } from "./prompts.ts";
-import { describeContext } from "./context_description.ts";
+import type { AgentContext } from "./agent_context.ts";
 import { budgetError } from "./errors.ts";
 import { schemaError, schemaViolations } from "./output_schema.ts";
 import type { FunctionSignature, JsonSchema, ToolSpec } from "./protocol.ts";
@@ -23,7 +23,7 @@ export type AgentSpec = {
   depth: number;
   model: string;
   instruction: string | null;
-  context: unknown;
+  context: AgentContext;
   outputSchema: JsonSchema | null;
   tools: ToolSpec[];
   hostFunctions: FunctionSignature[];
@@ -46,25 +46,21 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     maxDepth: config.max_depth,
     maxCalls: config.max_calls_per_subagent,
     instruction: agent.instruction,
-    contextDescription: describeContext(agent.context),
+    contextDescription: agent.context.description,
     outputSchema: agent.outputSchema,
     functions: [...agent.tools, ...agent.hostFunctions],
     environmentNames: Object.keys(run.environment),
-    mcpServers: agent.mcpServers,
+    mcpServers: run.mcp.describe(agent.mcpServers),
   };
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(brief) },
     { role: "user", content: firstUserMessage(brief) },
   ];
-  const contextIsText = typeof agent.context === "string";
-  const contextBytes = new TextEncoder().encode(
-    contextIsText ? agent.context as string : JSON.stringify(agent.context),
-  );
   const replReady = run.pool.createAgent(
     agent.id,
     agent.parentId,
-    contextBytes,
-    contextIsText,
+    agent.context.bytes,
+    agent.context.isText,
     namespaceSetup(agent),
   );
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there

@@ -18,4 +18,5 @@ export type EngineConfig = {
   llm_max_retries: number;
   step_timeout_s: number;
   run_timeout_s: number | null;
+  mcp_timeout_s: number;
 };

@@ -3,36 +3,36 @@
 import { EngineError, errorInfo } from "./errors.ts";
 import { LlmClient } from "./llm_client.ts";
 import { LogWriter } from "./log_writer.ts";
-import {
-  type HostMessage,
-  readHostMessages,
-  sendToHost,
-  setProtocolToken,
-  type StartMessage,
-} from "./protocol.ts";
+import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
 import { ensureSnapshot, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
-import { preview, typeName } from "./context_description.ts";
+import { contextFromFrame } from "./agent_context.ts";
+import { McpManager, mcpSecrets } from "./mcp/manager.ts";
 
 async function main(): Promise<void> {
-  const messages = readHostMessages();
-  const first = await messages.next();
-  if (first.done || first.value.type !== "start") throw new Error("the host must send a start message first");
-  const start = first.value as StartMessage;
+  const host = new HostReader();
+  const first = await host.nextMessage();
+  if (first === null || first.type !== "start") throw new Error("the host must send a start message first");
+  const start = first;
+  const query = contextFromFrame(await host.readFrame(start.query_frame.bytes), start.query_frame.is_text);
   setProtocolToken(start.protocol_token);
   const startedAt = performance.now();
-  const redactor = new Redactor([start.api_key, ...Object.values(start.env_variables)]);
+  const redactor = new Redactor([
+    start.api_key,
+    ...Object.values(start.env_variables),
+    ...mcpSecrets(start.mcp_servers),
+  ]);
   const log = new LogWriter(start.log_file, start.run_id, redactor);
   const config = start.config;
   const workerCount = config.workers > 0 ? config.workers : navigator.hardwareConcurrency;
   log.write({
     event: "run_start",
     config: { ...config },
-    query_type: typeName(start.query),
-    query_chars: typeof start.query === "string" ? start.query.length : JSON.stringify(start.query).length,
-    query_preview: preview(start.query),
+    query_type: query.typeName,
+    query_chars: query.chars,
+    query_preview: query.preview,
     instruction: start.instruction,
     workers: workerCount,
   });
@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   let run: Run | null = null;
   let pool: ReplPool | null = null;
   let runTimer: ReturnType<typeof setTimeout> | undefined;
+  // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
+  const mcp = new McpManager(start.mcp_servers, config.mcp_timeout_s);
   try {
     await ensureSnapshot(start.snapshot_file);
     const llm = new LlmClient({
@@ -58,15 +60,15 @@ async function main(): Promise<void> {
       (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
     );
     const hostFunctions = new HostFunctionBridge(new Set(start.host_functions.map((fn) => fn.name)));
-    run = new Run({ config, llm, pool, log, redactor, hostFunctions, environment: start.env_variables });
-    listenForHostMessages(messages, run, hostFunctions);
+    run = new Run({ config, llm, pool, log, redactor, hostFunctions, environment: start.env_variables, mcp });
+    listenForHostMessages(host, run, hostFunctions);
     if (config.run_timeout_s !== null) {
       const timedOut = new EngineError("RunTimeoutError", `run_timeout_s=${config.run_timeout_s} elapsed`);
       runTimer = setTimeout(() => run!.stop(timedOut), config.run_timeout_s * 1000);
     }
     const results = await run.runRoot({
       instruction: start.instruction,
-      context: start.query,
+      context: query,
       outputSchema: start.output_schema,
       tools: start.tools,
       hostFunctions: start.host_functions,
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     sendToHost({ type: "fatal", error: info, partial_results: run?.finishedResults ?? {}, usage });
   } finally {
     clearTimeout(runTimer);
+    await mcp.close();
     pool?.shutdown();
     log.close();
   }
@@ -103,12 +106,12 @@ async function main(): Promise<void> {
 // After the start message the host sends host-function results and may ask to cancel; closing stdin
 // (the host died) cancels too.
 async function listenForHostMessages(
-  messages: AsyncGenerator<HostMessage>,
+  host: HostReader,
   run: Run,
   hostFunctions: HostFunctionBridge,
 ): Promise<void> {
   try {
-    for await (const message of messages) {
+    for (let message = await host.nextMessage(); message !== null; message = await host.nextMessage()) {
       if (message.type === "cancel") run.cancel();
       else if (message.type === "host_result") hostFunctions.settle(message);
     }

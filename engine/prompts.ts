@@ -12,7 +12,7 @@ export type AgentBrief = {
   outputSchema: JsonSchema | null;
   functions: (FunctionSignature & { source?: string })[];
   environmentNames: string[];
-  mcpServers: string[];
+  mcpServers: string[]; // each "name (3 tools, 1 resource)", or "name (not started yet)"
 };
 
 export function systemPrompt(brief: AgentBrief): string {
@@ -58,7 +58,12 @@ export function firstUserMessage(brief: AgentBrief): string {
     sections.push(`Functions you can call in the REPL:\n${listed.join("\n")}`);
   }
   if (brief.mcpServers.length > 0) {
-    sections.push(`MCP servers available: ${brief.mcpServers.join(", ")} (see mcp_list_tools()).`);
+    sections.push(
+      `MCP servers available: ${brief.mcpServers.join(", ")}. In the REPL: mcp_list_tools(server=None), ` +
+        `mcp_tool_schema("server.tool"), await mcp_call(server, tool, **arguments), mcp_list_resources(), ` +
+        `await mcp_read_resource(uri). A failure raises MCPError. A helper gets servers only when you ` +
+        `pass them: llm_query(..., mcp_servers=["name"]).`,
+    );
   }
   if (brief.environmentNames.length > 0) {
     sections.push(`os.environ holds these variables for you: ${brief.environmentNames.join(", ")}.`);

@@ -15,7 +15,7 @@ export type StartMessage = {
   protocol_token: string;
   config: EngineConfig;
   api_key: string;
-  query: unknown;
+  query_frame: { bytes: number; is_text: boolean }; // the query follows this message on stdin
   instruction: string | null;
   log_file: string;
   snapshot_file: string;
@@ -107,32 +107,54 @@ function writeLine(json: string): void {
   while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
 }
 
-// Reads newline-delimited JSON from stdin. Lines may be hundreds of MB (the query travels in the
-// start message), so bytes are gathered in chunks and decoded once per line.
-export async function* readHostMessages(): AsyncGenerator<HostMessage> {
-  const decoder = new TextDecoder();
-  let pending: Uint8Array[] = [];
-  for await (const chunk of Deno.stdin.readable) {
-    let start = 0;
-    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
-      pending.push(chunk.subarray(start, newline));
-      const line = decoder.decode(concatBytes(pending));
-      pending = [];
-      start = newline + 1;
-      if (line.trim()) yield JSON.parse(line) as HostMessage;
-    }
-    if (start < chunk.length) pending.push(chunk.slice(start));
-  }
-}
+// Reads the host's messages from stdin: newline-delimited JSON, except that the start message is
+// followed by the query as a raw frame of `query_frame.bytes` bytes (UTF-8 text, or JSON for a
+// dict or list). A query of hundreds of MB then needs no JSON escaping on either side.
+export class HostReader {
+  private reader = Deno.stdin.readable.getReader();
+  private buffered: Uint8Array = new Uint8Array(0);
+  private decoder = new TextDecoder();
 
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  const joined = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
+  // The next message, or null when stdin closes.
+  async nextMessage(): Promise<HostMessage | null> {
+    for (;;) {
+      const newline = this.buffered.indexOf(10);
+      if (newline !== -1) {
+        const line = this.decoder.decode(this.buffered.subarray(0, newline));
+        this.buffered = this.buffered.subarray(newline + 1);
+        if (line.trim()) return JSON.parse(line) as HostMessage;
+        continue;
+      }
+      if (!(await this.fill())) return null;
+    }
   }
-  return joined;
+
+  async readFrame(length: number): Promise<Uint8Array> {
+    const frame = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      if (this.buffered.length === 0 && !(await this.fill())) {
+        throw new Error(`stdin closed after ${filled} of ${length} query bytes`);
+      }
+      const take = Math.min(length - filled, this.buffered.length);
+      frame.set(this.buffered.subarray(0, take), filled);
+      this.buffered = this.buffered.subarray(take);
+      filled += take;
+    }
+    return frame;
+  }
+
+  private async fill(): Promise<boolean> {
+    const { value, done } = await this.reader.read();
+    if (done) return false;
+    if (this.buffered.length === 0) {
+      this.buffered = value;
+    } else {
+      const joined = new Uint8Array(this.buffered.length + value.length);
+      joined.set(this.buffered);
+      joined.set(value, this.buffered.length);
+      this.buffered = joined;
+    }
+    return true;
+  }
 }

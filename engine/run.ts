@@ -5,13 +5,14 @@ import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
 import type { ChatMessage, LlmClient } from "./llm_client.ts";
 import type { LogWriter } from "./log_writer.ts";
-import { preview, typeName } from "./context_description.ts";
+import { contextFromValue } from "./agent_context.ts";
 import type { ReplPool } from "./repl/pool.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
 import type { JsonSchema } from "./protocol.ts";
 import type { Redactor } from "./redactor.ts";
+import type { McpManager, McpRequest } from "./mcp/manager.ts";
 import { type CallUsage, UsageTotals } from "./usage.ts";
 
 // What llm_query sends (runtime.py); `tools` and `mcp_servers` name things the parent has.
@@ -35,6 +36,7 @@ export type RunSetup = {
   redactor: Redactor;
   hostFunctions: HostFunctionBridge;
   environment: Record<string, string>;
+  mcp: McpManager; // main.ts closes it when the run ends
 };
 
 export class Run {
@@ -50,6 +52,7 @@ export class Run {
   readonly log: LogWriter;
   readonly redactor: Redactor;
   readonly environment: Record<string, string>;
+  readonly mcp: McpManager;
   private readonly hostFunctions: HostFunctionBridge;
 
   constructor(setup: RunSetup) {
@@ -61,6 +64,7 @@ export class Run {
       redactor: this.redactor,
       hostFunctions: this.hostFunctions,
       environment: this.environment,
+      mcp: this.mcp,
     } = setup);
     this.llmSlots = new Semaphore(this.config.max_concurrency);
   }
@@ -106,11 +110,9 @@ export class Run {
       depth: agent.depth,
       model: agent.model,
       instruction: agent.instruction,
-      context_type: typeName(agent.context),
-      context_chars: typeof agent.context === "string"
-        ? agent.context.length
-        : JSON.stringify(agent.context).length,
-      context_preview: preview(agent.context),
+      context_type: agent.context.typeName,
+      context_chars: agent.context.chars,
+      context_preview: agent.context.preview,
     });
     const llmCallsBefore = () => this.callsBy.get(agent.id) ?? 0;
     try {
@@ -189,6 +191,14 @@ export class Run {
         case "host_function":
           value = await this.callHostFunction(agentId, payload as HostFunctionRequest);
           break;
+        case "mcp": // MCP calls and resource reads are logged as host_call events named "mcp:server.tool"
+          value = await this.mcp.handle(
+            this.agents.get(agentId)!.mcpServers,
+            payload as McpRequest,
+            this.stopSignal,
+            (name, started, error) => this.logHostCall(agentId, name, started, error),
+          );
+          break;
         default:
           throw agentError(`unknown request kind ${JSON.stringify(requestKind)}`);
       }
@@ -224,7 +234,7 @@ export class Run {
       depth: parent.depth + 1,
       model: request.model ?? this.config.sub_agent,
       instruction: request.instruction,
-      context: request.data,
+      context: contextFromValue(request.data),
       outputSchema: request.schema,
       tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
       hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),

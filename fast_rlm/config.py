@@ -78,6 +78,7 @@ class RLMConfig(BaseModel):
     llm_max_retries: int = Field(default_factory=lambda: _packaged("llm_max_retries"), ge=0)
     step_timeout_s: float = Field(default_factory=lambda: _packaged("step_timeout_s"), gt=0)
     run_timeout_s: float | None = Field(default_factory=lambda: _packaged("run_timeout_s"), gt=0)
+    mcp_timeout_s: float = Field(default_factory=lambda: _packaged("mcp_timeout_s"), gt=0)
 
     @classmethod
     def default(cls) -> RLMConfig:

@@ -56,20 +56,26 @@ class EngineRun:
     def __init__(
         self,
         start_message: dict[str, Any],
+        query: Any,
         log_file: Path,
         net_hosts: list[str],
         run_commands: list[str],
         host_functions: HostFunctionRunner,
     ) -> None:
         self._protocol_token = secrets.token_hex(16)
-        start_message = {**start_message, "protocol_token": self._protocol_token}
-        self._start_line = json.dumps(start_message, ensure_ascii=False) + "\n"
+        # The query travels as a raw frame after the start line: UTF-8 text as it is, anything else
+        # as JSON. A query of hundreds of MB then needs no escaping on either side.
+        is_text = isinstance(query, str)
+        self._query_frame = (query if is_text else json.dumps(query, ensure_ascii=False)).encode("utf-8")
+        frame = {"bytes": len(self._query_frame), "is_text": is_text}
+        start_message = {**start_message, "protocol_token": self._protocol_token, "query_frame": frame}
+        self._start_line = (json.dumps(start_message, ensure_ascii=False) + "\n").encode("utf-8")
         self._log_file = log_file
         self._net_hosts = net_hosts
         self._run_commands = run_commands
         self._host_functions = host_functions
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._stdin_lock = threading.Lock()
         self._cancel_requested = threading.Event()
         self._kill_timer: threading.Timer | None = None
@@ -84,9 +90,6 @@ class EngineRun:
                 stderr=subprocess.PIPE,
                 env=deno_environment(),
                 cwd=engine_dir(),
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
                 # A terminal's Ctrl-C reaches only this process, which then cancels the engine in order
                 # (closing the log, reporting partial results). If this process dies, the engine sees
                 # its stdin close and stops by itself.
@@ -126,33 +129,34 @@ class EngineRun:
                 self._kill_timer.daemon = True
                 self._kill_timer.start()
 
-    def _send_messages(self, process: subprocess.Popen[str]) -> None:
+    def _send_messages(self, process: subprocess.Popen[bytes]) -> None:
         """The start message, then a cancel if one is asked for: always in that order."""
-        self._write(process, self._start_line)
+        self._write(process, self._start_line, self._query_frame)
+        self._query_frame = b""  # the engine has it; do not hold hundreds of MB for the whole run
         self._cancel_requested.wait()
-        self._write(process, json.dumps({"type": "cancel"}) + "\n")
+        self._write(process, b'{"type": "cancel"}\n')
 
     def _send_host_result(self, result: dict[str, Any]) -> None:
         if self._process is not None:
-            self._write(self._process, json.dumps(result, ensure_ascii=False) + "\n")
+            self._write(self._process, (json.dumps(result, ensure_ascii=False) + "\n").encode("utf-8"))
 
-    def _write(self, process: subprocess.Popen[str], text: str) -> None:
+    def _write(self, process: subprocess.Popen[bytes], *chunks: bytes) -> None:
         with self._stdin_lock:
             if process.stdin is None or process.stdin.closed:
                 return
             try:
-                assert process.stdin is not None
-                process.stdin.write(text)
+                for chunk in chunks:
+                    process.stdin.write(chunk)
                 process.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 pass  # the engine is gone; the reader reports why
 
-    def _collect_stderr(self, process: subprocess.Popen[str]) -> None:
+    def _collect_stderr(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stderr is not None
         for line in process.stderr:
-            self._stderr_tail.append(line.rstrip("\n"))
+            self._stderr_tail.append(line.decode("utf-8", errors="replace").rstrip("\n"))
 
-    def _read_until_outcome(self, process: subprocess.Popen[str], on_event: EventCallback) -> dict[str, Any]:
+    def _read_until_outcome(self, process: subprocess.Popen[bytes], on_event: EventCallback) -> dict[str, Any]:
         assert process.stdout is not None
         for line in process.stdout:
             message = self._authentic(line)
@@ -176,17 +180,17 @@ class EngineRun:
             + "\n".join(self._stderr_tail)
         )
 
-    def _authentic(self, line: str) -> dict[str, Any] | None:
+    def _authentic(self, line: bytes) -> dict[str, Any] | None:
         """The engine's message on this line, or None for anything else that reached stdout."""
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return None
         if not isinstance(message, dict) or message.get("token") != self._protocol_token:
             return None
         return message
 
-    def _close(self, process: subprocess.Popen[str]) -> None:
+    def _close(self, process: subprocess.Popen[bytes]) -> None:
         self._cancel_requested.set()  # releases the writer thread; the engine is done or dying
         with self._stdin_lock:
             try:

@@ -161,7 +161,6 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "run_id": run_id,
         "config": resolved.engine_fields(),
         "api_key": api_key,
-        "query": context,
         "instruction": instruction,
         "log_file": str(log_file),
         "snapshot_file": str(snapshot_file()),
@@ -173,6 +172,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     }
     engine = EngineRun(
         start_message,
+        context,
         log_file,
         net_hosts=[net_host, *mcp.net_hosts],
         run_commands=mcp.run_commands,
@@ -228,7 +228,8 @@ def _resolve_input(
             "Convert it (str(...) or a dict of JSON values) first."
         )
     try:
-        json.dumps(query, allow_nan=False)
+        if not isinstance(query, str):  # a str is always sendable; a dict or list must hold JSON values
+            json.dumps(query, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise QueryError(
             f"The query must hold JSON values only (str, number, bool, None, list, dict): {error}."

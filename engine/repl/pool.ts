@@ -37,6 +37,7 @@ const WORKER_URL = new URL("./worker.ts", import.meta.url);
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
+  ["_rlm_mcp", "mcp_functions.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 

@@ -1,0 +1,108 @@
+// An agent's context as the engine holds it: the bytes its REPL decodes (UTF-8 text, or JSON for
+// any other value), and a compact description for its first prompt and the log: type, size, for
+// dicts and lists the shape, and a short preview. The full value is never put in a prompt.
+const PREVIEW_CHARS = 300;
+const MAX_KEYS_SHOWN = 20;
+const MAX_UTF8_BYTES_PER_CHAR = 4;
+
+export type AgentContext = {
+  bytes: Uint8Array;
+  isText: boolean;
+  typeName: string;
+  chars: number; // characters of the text (as Python's len counts them), or of the JSON
+  preview: string;
+  description: string;
+};
+
+const encoder = new TextEncoder();
+
+// A context given as a value: a child's data from llm_query.
+export function contextFromValue(value: unknown): AgentContext {
+  if (typeof value === "string") return textContext(encoder.encode(value));
+  return jsonContext(encoder.encode(JSON.stringify(value)), value, JSON.stringify(value));
+}
+
+// A context given as bytes: the run's query, which reaches the engine as a raw frame.
+export function contextFromFrame(bytes: Uint8Array, isText: boolean): AgentContext {
+  if (isText) return textContext(bytes);
+  const json = new TextDecoder().decode(bytes);
+  return jsonContext(bytes, JSON.parse(json), json);
+}
+
+function textContext(bytes: Uint8Array): AgentContext {
+  // Only the start is decoded: a text context can be hundreds of MB.
+  const head = new TextDecoder().decode(bytes.subarray(0, PREVIEW_CHARS * MAX_UTF8_BYTES_PER_CHAR), {
+    stream: true,
+  });
+  const start = [...head].slice(0, PREVIEW_CHARS).join("");
+  const chars = codePoints(bytes);
+  return {
+    bytes,
+    isText: true,
+    typeName: "str",
+    chars,
+    preview: start,
+    description: `a str of ${chars} characters. Start: ${JSON.stringify(start)}`,
+  };
+}
+
+function jsonContext(bytes: Uint8Array, value: unknown, json: string): AgentContext {
+  const preview = json.length > PREVIEW_CHARS ? `${json.slice(0, PREVIEW_CHARS)}...` : json;
+  return {
+    bytes,
+    isText: false,
+    typeName: typeName(value),
+    chars: json.length,
+    preview,
+    description: `${shape(value, 0)}\nPreview: ${preview}`,
+  };
+}
+
+// Python's len() of UTF-8 text: every byte that does not continue a character starts one.
+function codePoints(bytes: Uint8Array): number {
+  let count = 0;
+  for (let index = 0; index < bytes.length; index++) if ((bytes[index] & 0xc0) !== 0x80) count++;
+  return count;
+}
+
+export function typeName(value: unknown): string {
+  if (value === null) return "NoneType";
+  if (Array.isArray(value)) return "list";
+  switch (typeof value) {
+    case "string":
+      return "str";
+    case "boolean":
+      return "bool";
+    case "number":
+      return Number.isInteger(value) ? "int" : "float";
+    case "object":
+      return "dict";
+    default:
+      return typeof value;
+  }
+}
+
+function shape(value: unknown, depth: number): string {
+  const indent = "  ".repeat(depth);
+  if (Array.isArray(value)) {
+    const first = value.length > 0 && depth < 2 ? `, items like:\n${shape(value[0], depth + 1)}` : "";
+    return `${indent}a list of ${value.length} items${first}`;
+  }
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value);
+    const lines = keys.slice(0, MAX_KEYS_SHOWN).map((key) => {
+      const child = (value as Record<string, unknown>)[key];
+      const size = typeof child === "string" || Array.isArray(child)
+        ? ` (len ${child.length})`
+        : child !== null && typeof child === "object"
+        ? ` (${Object.keys(child).length} keys)`
+        : "";
+      return `${indent}  ${JSON.stringify(key)}: ${typeName(child)}${size}`;
+    });
+    const more = keys.length > MAX_KEYS_SHOWN
+      ? `\n${indent}  ... ${keys.length - MAX_KEYS_SHOWN} more keys`
+      : "";
+    return `${indent}a dict with ${keys.length} keys:\n${lines.join("\n")}${more}`;
+  }
+  return `${indent}a ${typeName(value)}`;
+}

@@ -1,0 +1,84 @@
+"""Installs the MCP functions into an agent's namespace (setup key "mcp_servers": the names of the
+servers the agent may use; see runtime.register_setup_installer).
+
+Every function is a request of kind "mcp" to the engine's MCP manager (engine/mcp/manager.ts),
+which connects a server on first use and shares that connection with the whole run. Failures raise
+MCPError carrying the server's own message.
+"""
+
+from base64 import b64decode as _b64decode
+
+from _rlm_runtime import engine_request, engine_request_sync, register_setup_installer
+
+
+class MCPError(Exception):
+    """An MCP server failed to start, crashed, timed out, refused the arguments or returned an error.
+
+    `kind` says which: MCPServerError, MCPTimeoutError, MCPToolError, MCPArgumentError or
+    MCPUnavailableError (no such server or tool, or not yours to use).
+    """
+
+    def __init__(self, message: str, kind: str = "MCPError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+MCPError.__module__ = "builtins"  # tracebacks shown to the model name it plainly
+
+
+class _EngineFailure(Exception):
+    """What engine_request raises: "<type>: <message>"."""
+
+
+def _mcp_error(failure: _EngineFailure) -> MCPError:
+    kind, _, message = str(failure).partition(": ")
+    return MCPError(message, kind)
+
+
+def _install_mcp_functions(agent_id: str, namespace: dict, servers: list) -> None:
+    def ask_sync(payload: dict):
+        try:
+            return engine_request_sync(agent_id, "mcp", payload, _EngineFailure)
+        except _EngineFailure as failure:
+            raise _mcp_error(failure) from None
+
+    async def ask(payload: dict):
+        try:
+            return await engine_request(agent_id, "mcp", payload, _EngineFailure)
+        except _EngineFailure as failure:
+            raise _mcp_error(failure) from None
+
+    def mcp_list_tools(server=None):
+        """The MCP tools you can call, as [{"name": "server.tool", "description": ...}]: those of
+        `server`, or of all your servers. The first use of a server starts it."""
+        return ask_sync({"op": "list_tools", "server": server})
+
+    def mcp_tool_schema(name):
+        """The JSON Schema of the arguments of the tool `name`, given as "server.tool"."""
+        return ask_sync({"op": "tool_schema", "tool": name})
+
+    async def mcp_call(server, tool, /, **arguments):
+        """Call `tool` of MCP `server` with keyword arguments (checked against the tool's schema first).
+
+        Returns the tool's structured result when it has one, else its text, else its list of
+        content blocks. Raises MCPError when the call fails, in the server's words.
+        """
+        return await ask({"op": "call", "server": server, "tool": tool, "arguments": arguments})
+
+    def mcp_list_resources():
+        """The resources your MCP servers offer: [{"server", "uri", "name", "description", "mime_type"}]."""
+        return ask_sync({"op": "list_resources"})
+
+    async def mcp_read_resource(uri, server=None):
+        """The contents of the resource `uri`: str for text, bytes for binary, a list when it has
+        several parts. `server` is needed only when none of your servers lists the URI."""
+        contents = await ask({"op": "read_resource", "uri": uri, "server": server})
+        values = [part["text"] if "text" in part else _b64decode(part["blob"]) for part in contents]
+        return values[0] if len(values) == 1 else values
+
+    for function in (mcp_list_tools, mcp_tool_schema, mcp_call, mcp_list_resources, mcp_read_resource):
+        namespace[function.__name__] = function
+    namespace["MCPError"] = MCPError
+
+
+register_setup_installer("mcp_servers", _install_mcp_functions)

@@ -97,9 +97,9 @@ async function main(): Promise<void> {
     sendToHost({ type: "fatal", error: info, partial_results: run?.finishedResults ?? {}, usage });
   } finally {
     clearTimeout(runTimer);
-    await mcp.close();
     pool?.shutdown();
-    log.close();
+    log.close(); // run_end stays the last line: agents still winding down write nothing more
+    await mcp.close();
   }
 }
 

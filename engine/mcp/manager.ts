@@ -263,8 +263,8 @@ export class McpManager {
           `${what}: no answer within mcp_timeout_s=${this.timeoutSeconds}s; the request was cancelled`,
         );
       }
-      const exited = exitOf(connection.transport);
-      if (exited !== null) throw serverError(`MCP server ${server} ${exited} during ${what}`);
+      const exited = exitOf(server, connection.transport, `during ${what}`);
+      if (exited !== null) throw serverError(exited);
       if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) {
         throw serverError(`MCP server ${server} closed the connection during ${what}`);
       }
@@ -281,8 +281,8 @@ export class McpManager {
         `MCP server ${entry.name} did not finish starting within mcp_timeout_s=${this.timeoutSeconds}s`,
       );
     }
-    const exited = exitOf(entry.transport);
-    if (exited !== null) return serverError(`MCP server ${entry.name} ${exited} while starting`);
+    const exited = exitOf(entry.name, entry.transport, "while starting");
+    if (exited !== null) return serverError(exited);
     const spec = this.servers[entry.name];
     const where = spec.command !== undefined ? `(${spec.command})` : `at ${spec.url}`;
     return serverError(`could not start MCP server ${entry.name} ${where}: ${describe(error)}`);
@@ -312,8 +312,12 @@ export function mcpSecrets(servers: Record<string, McpServerSpec>): string[] {
   ]);
 }
 
-function exitOf(transport: Transport): string | null {
-  return transport instanceof DenoStdioTransport ? transport.exitDescription() : null;
+// "MCP server files exited with code 3 during files.read; its stderr ends with: ...", when it did.
+function exitOf(server: string, transport: Transport, when: string): string | null {
+  const report = transport instanceof DenoStdioTransport ? transport.exitReport() : null;
+  if (report === null) return null;
+  const said = report.stderr ? `; its stderr ends with:\n${report.stderr}` : " (it wrote nothing to stderr)";
+  return `MCP server ${server} ${report.how} ${when}${said}`;
 }
 
 function findTool(server: string, connection: Connection, name: string): Tool {

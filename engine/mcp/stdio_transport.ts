@@ -52,14 +52,13 @@ export class DenoStdioTransport implements Transport {
     return this.child?.pid ?? null;
   }
 
-  // "exited with code 3: <the last lines it wrote to stderr>", once the process has ended.
-  exitDescription(): string | null {
+  // Once the process has ended: how ("exited with code 3") and the end of what it wrote to stderr.
+  exitReport(): { how: string; stderr: string } | null {
     if (this.exitStatus === null) return null;
     const how = this.exitStatus.signal !== null
       ? `was killed by ${this.exitStatus.signal}`
       : `exited with code ${this.exitStatus.code}`;
-    const said = this.stderrTail.trim();
-    return said ? `${how}; its stderr ends with:\n${said}` : `${how} and wrote nothing to stderr`;
+    return { how, stderr: this.stderrTail.trim() };
   }
 
   start(): Promise<void> {

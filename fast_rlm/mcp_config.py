@@ -6,6 +6,7 @@ Each entry is a stdio server ({"command", "args", "env", "cwd"}) or a streamable
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -63,11 +64,16 @@ def plan_mcp_servers(mcp_servers: dict[str, Any] | None) -> McpPlan:
             )
             raise ConfigError(f"MCP server {name!r}: {problems}") from None
         if server.command is not None:
-            program = shutil.which(server.command)
+            # The engine runs elsewhere (its own directory): relative paths in `command`, `args` and
+            # `cwd` must keep meaning what they mean here, so the server starts in this directory.
+            cwd = os.path.abspath(server.cwd or os.curdir)
+            command = os.path.join(cwd, server.command) if os.path.dirname(server.command) else server.command
+            program = shutil.which(command)
             if program is None:
                 raise ConfigError(f"MCP server {name!r}: command {server.command!r} is not found on PATH.")
+            program = os.path.abspath(program)
             run_commands.append(program)
-            servers[name] = {**server.model_dump(exclude={"url", "headers"}), "command": program}
+            servers[name] = {**server.model_dump(exclude={"url", "headers"}), "command": program, "cwd": cwd}
         else:
             net_hosts.append(_host_port(name, server.url or ""))
             servers[name] = server.model_dump(include={"url", "headers"})

@@ -6,6 +6,8 @@ Each test's scripted agent FINALs what it saw, so the assertions are on exact va
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +19,9 @@ from typing import Any
 import pytest
 
 import fast_rlm
+from fast_rlm.engine_process import engine_command
+from fast_rlm.errors import ConfigError
+from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.scripted_model import call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 from tests.mcp_servers import SERVERS_DIR, is_alive, started_pids, stdio_server
@@ -207,7 +212,9 @@ FINAL({"name_error": name_error, "forged": forged})
 """
 
 
-def test_one_connection_serves_the_run_and_children_get_servers_only_when_passed(scripted_server, marker_dir):
+def test_one_connection_serves_the_run_and_children_get_servers_only_when_passed(
+    scripted_server, marker_dir, isolated_workdir
+):
     child_first_messages: dict[str, str] = {}
 
     def respond(request):
@@ -220,7 +227,10 @@ def test_one_connection_serves_the_run_and_children_get_servers_only_when_passed
         return repl(CHILD_WITHOUT)
 
     server = scripted_server(respond)
-    result = _run(server, {"notes": stdio_server("notes_server.py", "stdio", marker_dir=marker_dir)})
+    # A relative script path means what it means here, though the engine runs in its own directory.
+    shutil.copy(SERVERS_DIR / "notes_server.py", isolated_workdir / "notes_server.py")
+    notes = {**stdio_server("notes_server.py", marker_dir=marker_dir), "args": ["notes_server.py", "stdio"]}
+    result = _run(server, {"notes": notes})
 
     answer = result["results"]
     pids = started_pids(marker_dir)
@@ -235,3 +245,61 @@ def test_one_connection_serves_the_run_and_children_get_servers_only_when_passed
         "forged": 'MCPUnavailableError: no MCP server named "notes" is available here; available: none',
     }
     assert answer["unknown"] == "AgentError: MCP servers not available to root: elsewhere"
+
+
+def test_the_example_connects_its_mcp_server(isolated_workdir):
+    example = Path(__file__).resolve().parent.parent / "examples" / "mcp_server.py"
+    completed = subprocess.run(
+        [sys.executable, str(example), "--demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=isolated_workdir,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        "recursion: solving a problem by solving smaller instances of the same problem",
+        "sandbox: an environment where code runs without access to the host's files, network or secrets",
+        "token: the unit of text a language model reads and writes",
+        "webassembly: a portable binary format that runs in browsers and runtimes such as Deno",
+    ]
+
+
+def test_engine_permissions_grow_by_exactly_the_named_commands_and_hosts(tmp_path):
+    plan = plan_mcp_servers(
+        {
+            "local": {"command": "python3", "args": ["server.py"], "env": {"TOKEN": "t"}},
+            "web": {"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "Bearer x"}},
+            "lan": {"url": "http://127.0.0.1:8123/mcp"},
+        }
+    )
+    model_host = "api.example.com:443"
+    command = engine_command(tmp_path / "run.jsonl", [model_host, *plan.net_hosts], plan.run_commands)
+
+    python3 = str(Path(shutil.which("python3") or "").absolute())
+    assert "--allow-net=api.example.com:443,mcp.example.com:443,127.0.0.1:8123" in command
+    assert f"--allow-run={python3}" in command
+    assert not [flag for flag in command if flag.startswith(("--allow-env", "--allow-all", "-A"))]
+    assert plan.servers["local"] == {
+        "command": python3,
+        "args": ["server.py"],
+        "env": {"TOKEN": "t"},
+        "cwd": str(tmp_path),  # the user's directory (the autouse fixture's), not the engine's
+    }
+
+
+@pytest.mark.parametrize(
+    ("servers", "problem"),
+    [
+        ({"a b": {"command": "python3"}}, "must be an identifier"),
+        ({"both": {"command": "python3", "url": "http://127.0.0.1:1/mcp"}}, "give either `command`"),
+        ({"neither": {}}, "give either `command`"),
+        ({"gone": {"command": "no-such-program-anywhere"}}, "is not found on PATH"),
+        ({"ftp": {"url": "ftp://127.0.0.1/mcp"}}, "is not an http(s) URL"),
+        ({"mixed": {"url": "http://127.0.0.1:1/mcp", "env": {"A": "1"}}}, "are for stdio servers"),
+    ],
+)
+def test_bad_mcp_servers_fail_before_the_engine_starts(servers, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        plan_mcp_servers(servers)

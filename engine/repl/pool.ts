@@ -331,7 +331,12 @@ export class ReplPool {
     this.finishStep(step);
     const placed = this.agents.get(step.agentId);
     if (placed) placed.contextBytes = null; // the namespace has moved on from its context: no rebuild
-    step.resolve(JSON.parse(outcomeJson));
+    try {
+      step.resolve(JSON.parse(outcomeJson));
+    } catch {
+      // Only agent code posting a forged message produces this; it costs that step, not the run.
+      step.reject(replError(`agent ${step.agentId}'s step reported an unreadable result`));
+    }
   }
 
   private finishStep(step: PendingStep): void {

@@ -23,22 +23,24 @@ const pendingRequests = new Map<number, (replyJson: string) => void>();
 const postToPool = self.postMessage.bind(self);
 const post = (message: FromWorker, transfer: Transferable[] = []) => postToPool(message, transfer);
 
-// Agent code must not write to the process's stdout or stderr (the host protocol travels there), end
-// the worker on its own, or leave traces through console. Called once the interpreter is loaded.
+// Agent code reaches this worker's globals through `import js`. Once the interpreter is loaded it
+// must not be able to write to the process's stdout or stderr (the host protocol travels there),
+// signal or end the process or the worker, start nested workers, reach Deno's internals, or post
+// messages to the pool as if it were this file.
 function sealWorkerGlobals(): void {
-  const denoNamespace = Deno as unknown as Record<string, unknown>;
-  for (const name of ["exit", "stdout", "stderr", "stdin"]) {
-    Object.defineProperty(denoNamespace, name, { value: undefined, writable: false, configurable: false });
+  const seal = (target: object, name: PropertyKey, value: unknown) =>
+    Object.defineProperty(target, name, { value, writable: false, configurable: false });
+  const denoNamespace = Deno as unknown as Record<PropertyKey, unknown>;
+  for (const name of ["exit", "kill", "stdout", "stderr", "stdin", Symbol.for("Deno.internal")]) {
+    seal(denoNamespace, name, undefined);
   }
+  const internalKey = (Deno as unknown as { internal?: symbol }).internal;
+  if (internalKey !== undefined) seal(denoNamespace, internalKey, undefined);
+  seal(denoNamespace, "internal", undefined);
   const silentConsole = Object.fromEntries(Object.keys(console).map((method) => [method, () => {}]));
-  Object.defineProperty(globalThis, "console", {
-    value: Object.freeze(silentConsole),
-    writable: false,
-    configurable: false,
-  });
-  Object.defineProperty(globalThis, "close", { value: () => {}, writable: false, configurable: false });
+  seal(globalThis, "console", Object.freeze(silentConsole));
+  for (const name of ["close", "postMessage", "Worker", "process"]) seal(globalThis, name, undefined);
 }
-
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.kind) {

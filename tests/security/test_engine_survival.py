@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fast_rlm.errors import AgentError, EngineCrashError
+from fast_rlm.errors import AgentError
 from tests.security.conftest import (
     assert_no_secret_exposed,
     assert_nothing_left_loopback,
@@ -27,9 +27,9 @@ await probe("process.exit(1)", lambda: js.eval("process.exit(1)"))
 
 EXPECTED = {
     "Deno.exit(1)": "TypeError: Expected callable",  # sealed: Deno.exit is undefined
-    "close()": "ALLOWED: None",  # sealed: close is a no-op, the worker lives on
-    "self.close()": "ALLOWED: None",
-    "process.exit(1)": "JsException: TypeError: Deno.exit is not a function",
+    "close()": "TypeError: 'NoneType' object is not callable",  # sealed: close is undefined
+    "self.close()": "JsException: TypeError: self.close is not a function",
+    "process.exit(1)": "JsException: TypeError: Cannot read properties of undefined (reading 'exit')",
 }
 
 
@@ -49,13 +49,8 @@ def test_the_run_finishes_normally_after_exit_attempts(survival_run):
     assert_run_completed_with_legit_steps(survival_run)
 
 
-HOLE_SELF_SIGNAL = (
-    "HOLE: Deno lets a worker without `run` permission signal its own process (Deno.pid); "
-    "SIGKILL ends the engine and the run fails with EngineCrashError (code -9)"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=EngineCrashError, reason=HOLE_SELF_SIGNAL)
+# Deno lets a worker without `run` permission signal its own process (Deno.pid), so Deno.kill and
+# process are sealed in workers.
 @pytest.mark.parametrize(
     "attempt",
     ["js.Deno.kill(js.Deno.pid, 'SIGKILL')", "js.eval(\"process.kill(process.pid, 'SIGKILL')\")"],
@@ -65,11 +60,6 @@ def test_signalling_the_engine_process_does_not_end_the_run(probe_runner, attemp
     assert not run.outcomes["kill"].startswith("ALLOWED")
     assert_run_completed_with_legit_steps(run)
 
-
-HOLE_FORGED_STEP_DONE = (
-    "HOLE: the worker's postMessage is open to agent code; a forged step_done whose outcomeJson is "
-    "not JSON makes ReplPool.settleStep's JSON.parse throw in the main isolate, which exits (code 1)"
-)
 
 FORGED_STEP_DONE = """
 def forge_step_done():
@@ -83,9 +73,10 @@ await probe("forged step_done", forge_step_done)
 """
 
 
-@pytest.mark.xfail(strict=True, raises=EngineCrashError, reason=HOLE_FORGED_STEP_DONE)
 def test_a_forged_worker_message_does_not_end_the_run(probe_runner):
+    # The worker's postMessage is sealed; the pool also survives an unreadable step result.
     run = probe_runner.run(FORGED_STEP_DONE)
+    assert run.outcomes["forged step_done"] == "TypeError: 'NoneType' object is not callable"
     assert_run_completed_with_legit_steps(run)
 
 

@@ -43,7 +43,7 @@ EXPECTED = {
     # Deno's child_process asks for the environment first, and is refused there.
     "node:child_process.execSync": "JsException: NotCapable: Requires env access",
     "Deno.dlopen(libc)": 'JsException: NotCapable: Requires ffi access to "libc.so.6"',
-    "Deno.kill(host's child process)": "JsException: NotCapable: Requires run access",
+    "Deno.kill(host's child process)": "TypeError: Expected callable",  # Deno.kill is sealed in workers
     "Deno.hostname()": 'JsException: NotCapable: Requires sys access to "hostname"',
 }
 

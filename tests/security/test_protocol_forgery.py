@@ -64,16 +64,14 @@ SEALED_CHANNELS = {
     "Deno.stdout.writeSync": "AttributeError: 'NoneType' object has no attribute 'writeSync'",
 }
 
-HOLE_CHANNELS = {
-    "process.stdout.write": "HOLE: Node's process.stdout (Deno's node compat, reachable from js.eval) writes "
-    "to the engine's stdout; sealWorkerGlobals does not cover `process`",
-    "Deno[Deno.internal].core.print": "HOLE: Deno[Deno.internal].core.print writes to the engine's stdout; "
-    "the Deno.internal namespace is not sealed",
-    "Deno[Deno.internal].core.writeSync(1)": "HOLE: Deno[Deno.internal].core.writeSync(1, bytes) writes "
-    "to the engine's stdout (resource 1) without any permission",
-    "nested Worker's console.log": "HOLE: agent code can start a nested Worker from a blob: URL; its console "
-    "is not sealed and console.log reaches the engine's stdout",
+# Channels that reached the engine's stdout until sealWorkerGlobals closed them.
+FORMER_HOLES = {
+    "process.stdout.write": "JsException: TypeError: Cannot read properties of undefined (reading 'stdout')",
+    "Deno[Deno.internal].core.print": "JsException: TypeError: Cannot read properties of undefined",
+    "Deno[Deno.internal].core.writeSync(1)": "JsException: TypeError: Cannot read properties of undefined",
+    "nested Worker's console.log": "JsException: TypeError: Worker is not a constructor",
 }
+SEALED_CHANNELS.update(FORMER_HOLES)
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +88,7 @@ def test_sealed_channel_attempt_has_the_expected_outcome(forgery_run, channel):
     assert forgery_run.outcomes[channel].startswith(SEALED_CHANNELS[channel]), forgery_run.outcomes[channel]
 
 
-@pytest.mark.parametrize(
-    "channel",
-    [
-        *SEALED_CHANNELS,
-        *(
-            pytest.param(channel, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=hole))
-            for channel, hole in HOLE_CHANNELS.items()
-        ),
-    ],
-)
+@pytest.mark.parametrize("channel", SEALED_CHANNELS)
 def test_nothing_written_reaches_the_engine_stdout(forgery_run, channel):
     assert channel in forgery_run.outcomes
     assert stray_lines_from(forgery_run, channel) == []
@@ -112,7 +101,7 @@ def test_print_goes_to_the_agents_own_observation(forgery_run):
 def test_the_real_result_comes_back_not_a_forged_one(forgery_run):
     results = forgery_run.result["results"]
     assert isinstance(results, dict) and results["after"] == 45
-    assert sorted(results["outcomes"]) == sorted([*SEALED_CHANNELS, *HOLE_CHANNELS])
+    assert sorted(results["outcomes"]) == sorted(SEALED_CHANNELS)
     assert "forged via" not in json.dumps(forgery_run.result["usage"])
     log_end = json.loads(forgery_run.log_text.splitlines()[-1])
     assert log_end["event"] == "run_end" and log_end["results"] == results

@@ -26,7 +26,7 @@ PROBES = f"""
 read_text = js.Deno.readTextFileSync
 await probe("Deno.env.toObject()", lambda: js.Deno.env.toObject())
 await probe("Deno.env.get(canary)", lambda: js.Deno.env.get("{HOST_CANARY_NAME}"))
-NODE_ENV_READ = "typeof process === 'undefined' ? 'no process' : JSON.stringify(Object.entries(process.env))"
+NODE_ENV_READ = "JSON.stringify(Object.entries(process.env))"
 await probe("process.env", lambda: js.eval(NODE_ENV_READ))
 await probe("Deno.readTextFileSync('/proc/self/environ')", lambda: read_text("/proc/self/environ"))
 await probe("open('/proc/self/environ')", lambda: open("/proc/self/environ").read())
@@ -72,7 +72,7 @@ print("engine pid:", js.Deno.pid)
 EXPECTED = {
     "Deno.env.toObject()": "JsException: NotCapable: Requires env access, run again",
     "Deno.env.get(canary)": f'JsException: NotCapable: Requires env access to "{HOST_CANARY_NAME}"',
-    "process.env": "JsException: NotCapable: Requires env access, run again",
+    "process.env": "JsException: TypeError: Cannot read properties of undefined (reading 'env')",
     "Deno.readTextFileSync('/proc/self/environ')": (
         'JsException: NotCapable: Requires read access to "/proc/self/environ"'
     ),

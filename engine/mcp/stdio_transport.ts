@@ -80,7 +80,11 @@ export class DenoStdioTransport implements Transport {
     this.finished = Promise.all([child.status, stdoutDone]).then(async ([status]) => {
       await Promise.race([stderrDone, delay(STDERR_DRAIN_MS)]);
       this.exitStatus = status;
-      this.onclose?.();
+      try {
+        this.onclose?.();
+      } catch (error) {
+        this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      }
     });
     return Promise.resolve();
   }

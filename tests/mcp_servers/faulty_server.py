@@ -14,7 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from mcp.server.mcpserver import MCPServer
+if __name__ == "__main__":
+    marker_dir = os.environ.get("MCP_TEST_MARKER_DIR")
+    if marker_dir:
+        (Path(marker_dir) / f"{os.getpid()}.started").write_text(" ".join(sys.argv[1:]))
+    if sys.argv[1] == "broken":  # before importing `mcp`, as a server whose set-up fails would
+        print("faulty server: cannot open its database /nonexistent/notes.db", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+from mcp.server.mcpserver import MCPServer  # noqa: E402
 
 server = MCPServer("faulty", log_level="WARNING")
 
@@ -40,10 +48,4 @@ def hang() -> str:
 
 
 if __name__ == "__main__":
-    marker_dir = os.environ.get("MCP_TEST_MARKER_DIR")
-    if marker_dir:
-        (Path(marker_dir) / f"{os.getpid()}.started").write_text(" ".join(sys.argv[1:]))
-    if sys.argv[1] == "broken":
-        print("faulty server: cannot open its database /nonexistent/notes.db", file=sys.stderr, flush=True)
-        sys.exit(2)
     server.run("stdio")

@@ -141,7 +141,8 @@ def test_stdio_server_tools_and_resource_started_on_first_use(scripted_server, m
     # The server's environment is exactly its `env` plus a PATH made of the command's directory and
     # the system's: nothing of the engine's or the user's environment.
     assert answer["env_names"] == ["MCP_TEST_MARKER_DIR", "NOTES_TOKEN", "PATH"]
-    assert answer["env_path"] == f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"
+    path_dirs = [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+    assert answer["env_path"] == ":".join(dict.fromkeys(path_dirs))
     assert answer["token_seen"] is True
 
     pids = started_pids(marker_dir)

@@ -4,6 +4,7 @@
 // reaps every stdio server; after it nothing new is started.
 //
 // Failures never end the run: each becomes an EngineError that the agent's REPL raises as MCPError.
+
 // The SDK's "./*" export points the types of "x.js" at "x.js.d.ts", which does not exist; each
 // @ts-types names the extensionless subpath, whose types resolve to "x.d.ts".
 // @ts-types="@modelcontextprotocol/sdk/client/index"

@@ -9,7 +9,9 @@ the API key travels in the start message instead.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -48,6 +50,15 @@ def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]
         *([f"--allow-run={','.join(run_commands)}"] if run_commands else []),
         str(engine_dir() / "main.ts"),
     ]
+
+
+def _kill_process_group(process: subprocess.Popen[bytes]) -> None:
+    """The engine leads its own session: killing the group also ends any MCP stdio server it started
+    that would outlive it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        process.kill()
 
 
 class EngineRun:
@@ -125,7 +136,7 @@ class EngineRun:
             return  # execute() has not spawned the engine yet; its writer sends the cancel
         with self._stdin_lock:
             if self._kill_timer is None:
-                self._kill_timer = threading.Timer(CANCEL_GRACE_S, process.kill)
+                self._kill_timer = threading.Timer(CANCEL_GRACE_S, _kill_process_group, (process,))
                 self._kill_timer.daemon = True
                 self._kill_timer.start()
 
@@ -156,7 +167,9 @@ class EngineRun:
         for line in process.stderr:
             self._stderr_tail.append(line.decode("utf-8", errors="replace").rstrip("\n"))
 
-    def _read_until_outcome(self, process: subprocess.Popen[bytes], on_event: EventCallback) -> dict[str, Any]:
+    def _read_until_outcome(
+        self, process: subprocess.Popen[bytes], on_event: EventCallback
+    ) -> dict[str, Any]:
         assert process.stdout is not None
         for line in process.stdout:
             message = self._authentic(line)
@@ -201,7 +214,7 @@ class EngineRun:
         try:
             process.wait(timeout=CANCEL_GRACE_S)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _kill_process_group(process)
             process.wait()
 
     def _error_from(self, message: dict[str, Any]) -> Exception:

@@ -1,13 +1,24 @@
-"""What run() prints while it works, on stderr: nothing, a line per agent, or every step."""
+"""What run() shows on stderr while it works: nothing, the live agent tree (a terminal), or a line
+per agent / per step (anything else: CI logs, pipes, files)."""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, TextIO
+
+from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent
 
 SILENT, SUMMARY, FULL = 0, 1, 2
 _NAMED_LEVELS = {"silent": SILENT, "summary": SUMMARY, "full": FULL}
 PREVIEW_CHARS = 200
+
+# Two live displays drawing on one terminal garble each other: a run that starts while another
+# run's display is up (two arun() tasks, say) prints lines instead.
+_live_display_slot = threading.Lock()
 
 
 def parse_verbosity(verbosity: int | str | None, verbose: bool | None) -> int:
@@ -41,39 +52,49 @@ def format_usage(usage: dict[str, Any]) -> str:
     )
 
 
+class ProgressView(Protocol):
+    """Receives a run's events, then exactly one of finished() or failed()."""
+
+    def show(self, event: LogEvent) -> None: ...
+
+    def finished(self, result: dict[str, Any]) -> None: ...
+
+    def failed(self, error: Exception) -> None: ...
+
+
 class ProgressPrinter:
-    def __init__(self, level: int, stream: Any = None) -> None:
+    """A line per agent start and end (and per code step at FULL), for output that is not a terminal."""
+
+    def __init__(self, level: int, stream: TextIO | None = None) -> None:
         self.level = level
         self.stream = stream or sys.stderr
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def show(self, event: dict[str, Any]) -> None:
+    def show(self, event: LogEvent) -> None:
         if self.level == SILENT:
             return
-        kind = event["event"]
-        indent = "  " * event.get("depth", event.get("agent_id", "").count("."))
-        if kind == "agent_start":
-            self._print(
-                f"{indent}▶ {event['agent_id']} ({event['model']}) {_short(event['instruction'] or '')}"
-            )
-        elif kind == "agent_end":
-            indent = "  " * event["agent_id"].count(".")
-            if event["status"] == "done":
-                self._print(f"{indent}✓ {event['agent_id']} -> {_short(event.get('result'))}")
+        if isinstance(event, AgentStart):
+            indent = "  " * event.depth
+            self._print(f"{indent}▶ {event.agent_id} ({event.model}) {_short(event.instruction or '')}")
+        elif isinstance(event, AgentEnd):
+            indent = "  " * event.agent_id.count(".")
+            if event.status == "done":
+                self._print(f"{indent}✓ {event.agent_id} -> {_short(event.result)}")
             else:
-                error = event["error"]
-                self._print(f"{indent}✗ {event['agent_id']} {error['type']}: {_short(error['message'])}")
-        elif kind == "llm_retry":
-            wait = f"waiting {event['wait_s']:.1f}s"
-            self._print(f"  retry {event['agent_id']} call {event['call']}: {event['reason']}, {wait}")
-        elif kind == "code_step" and self.level == FULL:
-            indent = "  " * (event["agent_id"].count(".") + 1)
-            self._print(f"{indent}[{event['agent_id']} step {event['step']}] {_short(event['code'] or '')}")
+                error_type, message = (event.error.type, event.error.message) if event.error else ("", "")
+                self._print(f"{indent}✗ {event.agent_id} {error_type}: {_short(message)}")
+        elif isinstance(event, LlmRetry):
+            wait = f"waiting {event.wait_s:.1f}s"
+            self._print(f"  retry {event.agent_id} call {event.call}: {event.reason}, {wait}")
+        elif isinstance(event, CodeStep) and self.level == FULL:
+            indent = "  " * (event.agent_id.count(".") + 1)
+            self._print(f"{indent}[{event.agent_id} step {event.step}] {_short(event.code or '')}")
             for label in ("stdout", "stderr", "error"):
-                if event.get(label):
-                    self._print(f"{indent}  {label}: {_short(event[label])}")
+                output = getattr(event, label)
+                if output:
+                    self._print(f"{indent}  {label}: {_short(output)}")
 
     def finished(self, result: dict[str, Any]) -> None:
         if self.level != SILENT:
@@ -82,3 +103,38 @@ class ProgressPrinter:
     def failed(self, error: Exception) -> None:
         if self.level != SILENT:
             self._print(f"failed: {type(error).__name__}: {error}")
+
+
+def is_interactive(stream: TextIO) -> bool:
+    """Whether `stream` is a terminal that can redraw. TTY_COMPATIBLE=1 or 0 (rich's convention)
+    overrides the check; TERM=dumb never redraws."""
+    override = os.environ.get("TTY_COMPATIBLE", "")
+    if override in ("0", "1"):
+        return override == "1"
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or already closed
+        return False
+
+
+@contextmanager
+def open_progress(level: int, stream: TextIO | None = None) -> Iterator[ProgressView]:
+    """The progress view for one run: the live tree when `stream` (default stderr) is a terminal,
+    lines otherwise. The live display is torn down on leaving, however the run ended."""
+    stream = stream or sys.stderr
+    if level == SILENT or not is_interactive(stream) or not _live_display_slot.acquire(blocking=False):
+        yield ProgressPrinter(level, stream)
+        return
+    try:
+        from fast_rlm.live_progress import LiveProgress
+
+        live = LiveProgress(level, stream)
+        live.start()
+        try:
+            yield live
+        finally:
+            live.close()
+    finally:
+        _live_display_slot.release()

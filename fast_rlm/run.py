@@ -18,17 +18,20 @@ from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
 from fast_rlm.errors import ConfigError, FastRLMError, LLMUnreachableError, QueryError
+from fast_rlm.events import CodeStep, LogEvent, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.output_schema import to_json_schema
-from fast_rlm.progress import ProgressPrinter, parse_verbosity
+from fast_rlm.progress import ProgressView, open_progress, parse_verbosity
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
 
 
-EventCallback = Callable[[dict[str, Any]], None]
+# Callbacks get the typed events of fast_rlm.events; event.model_dump() is the log line as a dict.
+EventCallback = Callable[[LogEvent], object]
+StepCallback = Callable[[CodeStep], object]
 
 
 def run(
@@ -46,7 +49,7 @@ def run(
     mcp_servers: dict[str, dict[str, Any]] | None = None,
     verbosity: int | str | None = None,
     on_event: EventCallback | None = None,
-    on_step: EventCallback | None = None,
+    on_step: StepCallback | None = None,
     log_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Answer `query` with a recursive language model.
@@ -54,6 +57,7 @@ def run(
     The query (or the contents of `input_file`) becomes the variable `context` in the root agent's
     REPL; `instruction` says what to do with it. Returns {"results", "usage", "log_file", "run_id"}.
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
+    `on_event` gets every event (fast_rlm.events models, run_end last), `on_step` every CodeStep.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
     return prepare_run(dict(locals())).execute()
@@ -74,7 +78,7 @@ async def arun(
     mcp_servers: dict[str, dict[str, Any]] | None = None,
     verbosity: int | str | None = None,
     on_event: EventCallback | None = None,
-    on_step: EventCallback | None = None,
+    on_step: StepCallback | None = None,
     log_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """run() for asyncio code. Cancelling the awaiting task cancels the run: the engine stops every
@@ -100,38 +104,41 @@ class PreparedRun:
     run_id: str
     log_file: Path
     engine: EngineRun
-    progress: ProgressPrinter
+    verbosity: int
     on_event: EventCallback | None
-    on_step: EventCallback | None
+    on_step: StepCallback | None
 
     def execute(self) -> dict[str, Any]:
         started = time.monotonic()
-        try:
-            outcome = self.engine.execute(self._dispatch)
-        except FastRLMError as error:
-            error.log_file = str(self.log_file)
-            if not self.engine.saw_run_end:
-                _close_log(self.log_file, self.run_id, error, time.monotonic() - started)
-            self.progress.failed(error)
-            raise
-        result = {
-            "results": outcome["results"],
-            "usage": outcome["usage"],
-            "log_file": str(self.log_file),
-            "run_id": self.run_id,
-        }
-        self.progress.finished(result)
-        return result
+        with open_progress(self.verbosity) as progress:
+            try:
+                outcome = self.engine.execute(lambda event: self._dispatch(event, progress))
+            except FastRLMError as error:
+                error.log_file = str(self.log_file)
+                if not self.engine.saw_run_end:
+                    closing = _close_log(self.log_file, self.run_id, error, time.monotonic() - started)
+                    self._dispatch(closing, progress)  # listeners see a run_end on every exit path too
+                progress.failed(error)
+                raise
+            result = {
+                "results": outcome["results"],
+                "usage": outcome["usage"],
+                "log_file": str(self.log_file),
+                "run_id": self.run_id,
+            }
+            progress.finished(result)
+            return result
 
     def cancel(self) -> None:
         """Stops the run from another thread; execute() then raises CancelledError."""
         self.engine.cancel()
 
-    def _dispatch(self, event: dict[str, Any]) -> None:
-        self.progress.show(event)
+    def _dispatch(self, raw_event: dict[str, Any], progress: ProgressView) -> None:
+        event = parse_event(raw_event)
+        progress.show(event)
         if self.on_event is not None:
             self.on_event(event)
-        if self.on_step is not None and event["event"] == "code_step":
+        if self.on_step is not None and isinstance(event, CodeStep):
             self.on_step(event)
 
 
@@ -182,7 +189,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         run_id=run_id,
         log_file=log_file,
         engine=engine,
-        progress=ProgressPrinter(level),
+        verbosity=level,
         on_event=arguments["on_event"],
         on_step=arguments["on_step"],
     )
@@ -277,8 +284,8 @@ def _new_log_file(log_dir: Path, prefix: str | None, run_id: str) -> Path:
     return log_file
 
 
-def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: float) -> None:
-    """The engine died before writing run_end; write it so every log ends with one."""
+def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: float) -> dict[str, Any]:
+    """The engine died before writing run_end; write it so every log ends with one. Returns it."""
     usage = error.usage or {
         "prompt_tokens": 0,
         "completion_tokens": 0,
@@ -299,3 +306,4 @@ def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: flo
     }
     with log_file.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(closing) + "\n")
+    return closing

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 import fast_rlm
+from fast_rlm.events import AgentEnd, LogEvent, RunEnd
 from fast_rlm.scripted_model import ScriptedReply, first_user_message, repl
 from tests.conftest import config_for, read_log
 
@@ -99,7 +100,7 @@ def test_ctrl_c_stops_the_run_and_its_engine(scripted_server, isolated_workdir):
 def test_cancelling_the_arun_task_stops_the_run(scripted_server):
     model = HangingChildren()
     server = scripted_server(model)
-    events: list[dict] = []
+    events: list[LogEvent] = []
 
     async def scenario() -> None:
         task = asyncio.ensure_future(
@@ -115,6 +116,6 @@ def test_cancelling_the_arun_task_stops_the_run(scripted_server):
         _assert_gone(engines)
 
     asyncio.run(scenario())
-    assert events[-1]["event"] == "run_end" and events[-1]["status"] == "cancelled"
-    agent_ends = {event["agent_id"]: event["status"] for event in events if event["event"] == "agent_end"}
+    assert isinstance(events[-1], RunEnd) and events[-1].status == "cancelled"
+    agent_ends = {event.agent_id: event.status for event in events if isinstance(event, AgentEnd)}
     assert agent_ends["root.0"] == "done"

@@ -8,30 +8,27 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from typing_extensions import Unpack
+
 from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
 from fast_rlm.errors import ConfigError, FastRLMError, LLMUnreachableError, QueryError
-from fast_rlm.events import CodeStep, LogEvent, parse_event
+from fast_rlm.events import CodeStep, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import ProgressView, open_progress, parse_verbosity
+from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
-
-
-# Callbacks get the typed events of fast_rlm.events; event.model_dump() is the log line as a dict.
-EventCallback = Callable[[LogEvent], object]
-StepCallback = Callable[[CodeStep], object]
 
 
 def run(
@@ -39,18 +36,7 @@ def run(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
-    *,
-    instruction: str | None = None,
-    input_file: str | Path | None = None,
-    output_schema: Any = None,
-    tools: list[Callable[..., Any]] | None = None,
-    host_functions: list[Callable[..., Any]] | None = None,
-    env_variables: dict[str, str] | None = None,
-    mcp_servers: dict[str, dict[str, Any]] | None = None,
-    verbosity: int | str | None = None,
-    on_event: EventCallback | None = None,
-    on_step: StepCallback | None = None,
-    log_dir: str | Path | None = None,
+    **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """Answer `query` with a recursive language model.
 
@@ -60,7 +46,7 @@ def run(
     `on_event` gets every event (fast_rlm.events models, run_end last), `on_step` every CodeStep.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
-    return prepare_run(dict(locals())).execute()
+    return prepare_run(run_arguments(query, prefix, config, verbose, options)).execute()
 
 
 async def arun(
@@ -68,23 +54,12 @@ async def arun(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
-    *,
-    instruction: str | None = None,
-    input_file: str | Path | None = None,
-    output_schema: Any = None,
-    tools: list[Callable[..., Any]] | None = None,
-    host_functions: list[Callable[..., Any]] | None = None,
-    env_variables: dict[str, str] | None = None,
-    mcp_servers: dict[str, dict[str, Any]] | None = None,
-    verbosity: int | str | None = None,
-    on_event: EventCallback | None = None,
-    on_step: StepCallback | None = None,
-    log_dir: str | Path | None = None,
+    **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """run() for asyncio code. Cancelling the awaiting task cancels the run: the engine stops every
     agent and closes the log before asyncio.CancelledError propagates. Callbacks run in a worker
     thread."""
-    arguments = dict(locals())
+    arguments = run_arguments(query, prefix, config, verbose, options)
     loop = asyncio.get_running_loop()
     prepared = await loop.run_in_executor(None, prepare_run, arguments)
     execution = loop.run_in_executor(None, prepared.execute)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fast_rlm.run import arun, run
+from fast_rlm.stream import RunStream, stream
 
 
 class Session:
@@ -19,3 +20,6 @@ class Session:
 
     async def arun(self, query: Any = None, **overrides: Any) -> dict[str, Any]:
         return await arun(query, **{**self.run_arguments, **overrides})
+
+    def stream(self, query: Any = None, **overrides: Any) -> RunStream:
+        return stream(query, **{**self.run_arguments, **overrides})

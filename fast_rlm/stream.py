@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from typing_extensions import Unpack
 
 from fast_rlm.config import RLMConfig
 from fast_rlm.errors import FastRLMError
 from fast_rlm.events import LogEvent
-from fast_rlm.run import EventCallback, PreparedRun, StepCallback, prepare_run
+from fast_rlm.run import PreparedRun, prepare_run
+from fast_rlm.run_arguments import RunOptions, run_arguments
 
 _RUN_OVER = object()  # queued after the last event, once execute() has returned or raised
 
@@ -31,24 +33,13 @@ def stream(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
-    *,
-    instruction: str | None = None,
-    input_file: str | Path | None = None,
-    output_schema: Any = None,
-    tools: list[Callable[..., Any]] | None = None,
-    host_functions: list[Callable[..., Any]] | None = None,
-    env_variables: dict[str, str] | None = None,
-    mcp_servers: dict[str, dict[str, Any]] | None = None,
-    verbosity: int | str | None = None,
-    on_event: EventCallback | None = None,
-    on_step: StepCallback | None = None,
-    log_dir: str | Path | None = None,
+    **options: Unpack[RunOptions],
 ) -> RunStream:
     """run()'s arguments; iterate the result with `async for` to get the run's events as they happen
     (fast_rlm.events models), the last being RunEnd. On failure, RunEnd (status "error" or
     "cancelled") is yielded, then the run's FastRLMError is raised. Invalid arguments raise at the
     first iteration, before any event. Nothing runs until the first iteration."""
-    return RunStream(dict(locals()))
+    return RunStream(run_arguments(query, prefix, config, verbose, options))
 
 
 class RunStream:

@@ -131,3 +131,9 @@ def test_session_holds_arguments_and_calls_override_them(scripted_server):
     assert first["results"] == second["results"] == [0, 1]
     assert Path(first["log_file"]).name.startswith("session_")
     assert Path(second["log_file"]).name.startswith("override_")
+
+
+def test_misspelt_option_is_a_type_error_with_a_suggestion(isolated_workdir):
+    with pytest.raises(TypeError, match="'verbosty'. Did you mean 'verbosity'"):
+        fast_rlm.run("q", verbosty=0)
+    assert list(isolated_workdir.iterdir()) == []

@@ -43,7 +43,7 @@ export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname
 
 const WATCHDOG_INTERVAL_MS = 20;
 const STALE_HEARTBEAT_MS = 60; // the worker's loop has not run for this long: Python holds it
-const REINTERRUPT_MS = 100; // an interrupt that was swallowed is sent again (the runtime escalates)
+const REINTERRUPT_MS = 50; // an interrupt that was swallowed is sent again (the runtime escalates)
 const KILL_GRACE_MS = 2000; // an overdue step still running after this costs its worker
 const SIGINT = 2;
 

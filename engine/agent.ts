@@ -98,7 +98,7 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
       if (outcome.final_json !== null) {
         const value = JSON.parse(outcome.final_json);
         if (agent.outputSchema === null) return value;
-        const violations = schemaViolations(agent.outputSchema, value);
+        const violations = await schemaViolations(agent.outputSchema, value);
         if (violations.length === 0) return value;
         lastRejected = { value, violations };
         schemaNote = finalRejectedObservation(violations);

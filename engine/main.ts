@@ -9,7 +9,7 @@ import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
 import { contextFromFrame } from "./agent_context.ts";
-import { McpManager, mcpSecrets } from "./mcp/manager.ts";
+import { mcpSecrets, openMcp } from "./mcp/service.ts";
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   let pool: ReplPool | null = null;
   let runTimer: ReturnType<typeof setTimeout> | undefined;
   // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
-  const mcp = new McpManager(start.mcp_servers, config.mcp_timeout_s);
+  const mcp = await openMcp(start.mcp_servers, config.mcp_timeout_s);
   try {
     await ensureSnapshot(start.snapshot_file);
     const llm = new LlmClient({

@@ -1,22 +1,31 @@
 // Validating FINAL values against JSON Schemas (draft 2020-12, which pydantic emits; earlier drafts'
 // common keywords too). Compiled validators are cached by schema text.
-import { Ajv2020 } from "ajv/dist/2020.js";
+import type { Ajv2020, ValidateFunction } from "ajv/dist/2020.js";
 import { EngineError } from "./errors.ts";
 import type { JsonSchema } from "./protocol.ts";
 
 const MAX_ERRORS_SHOWN = 10;
 
-const ajv = new Ajv2020({ strict: false, allErrors: true, logger: false, validateFormats: false });
-const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+// Loaded on first use: most runs have no schema, and ajv costs about 50 ms of engine start.
+let validatorFactory: Promise<Ajv2020> | null = null;
+const compiled = new Map<string, ValidateFunction>();
 
 export const schemaError = (message: string) => new EngineError("SchemaError", message);
 
-function validatorFor(schema: JsonSchema): ReturnType<typeof ajv.compile> {
+function ajv(): Promise<Ajv2020> {
+  validatorFactory ??= import("ajv/dist/2020.js").then(({ Ajv2020 }) =>
+    new Ajv2020({ strict: false, allErrors: true, logger: false, validateFormats: false })
+  );
+  return validatorFactory;
+}
+
+async function validatorFor(schema: JsonSchema): Promise<ValidateFunction> {
   const key = JSON.stringify(schema);
   let validator = compiled.get(key);
   if (!validator) {
+    const factory = await ajv();
     try {
-      validator = ajv.compile(schema);
+      validator = factory.compile(schema);
     } catch (error) {
       throw schemaError(
         `the schema is not a valid JSON Schema: ${error instanceof Error ? error.message : error}`,
@@ -28,13 +37,13 @@ function validatorFor(schema: JsonSchema): ReturnType<typeof ajv.compile> {
 }
 
 // Throws SchemaError when the schema itself is invalid.
-export function checkSchema(schema: JsonSchema): void {
-  validatorFor(schema);
+export async function checkSchema(schema: JsonSchema): Promise<void> {
+  await validatorFor(schema);
 }
 
 // "path: message" for each way `value` breaks `schema`; empty when it conforms.
-export function schemaViolations(schema: JsonSchema, value: unknown): string[] {
-  const validator = validatorFor(schema);
+export async function schemaViolations(schema: JsonSchema, value: unknown): Promise<string[]> {
+  const validator = await validatorFor(schema);
   if (validator(value)) return [];
   return (validator.errors ?? []).slice(0, MAX_ERRORS_SHOWN).map((error) => {
     const path = error.instancePath || "(the value itself)";

@@ -12,7 +12,8 @@ import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
 import type { JsonSchema } from "./protocol.ts";
 import type { Redactor } from "./redactor.ts";
-import type { McpManager, McpRequest } from "./mcp/manager.ts";
+import type { McpRequest } from "./mcp/manager.ts";
+import type { McpService } from "./mcp/service.ts";
 import { type CallUsage, UsageTotals } from "./usage.ts";
 
 // What llm_query sends (runtime.py); `tools` and `mcp_servers` name things the parent has.
@@ -36,7 +37,7 @@ export type RunSetup = {
   redactor: Redactor;
   hostFunctions: HostFunctionBridge;
   environment: Record<string, string>;
-  mcp: McpManager; // main.ts closes it when the run ends
+  mcp: McpService; // main.ts closes it when the run ends
 };
 
 export class Run {
@@ -52,7 +53,7 @@ export class Run {
   readonly log: LogWriter;
   readonly redactor: Redactor;
   readonly environment: Record<string, string>;
-  readonly mcp: McpManager;
+  readonly mcp: McpService;
   private readonly hostFunctions: HostFunctionBridge;
 
   constructor(setup: RunSetup) {
@@ -208,14 +209,14 @@ export class Run {
     }
   }
 
-  private startChild(parentId: string, request: ChildRequest): Promise<unknown> {
+  private async startChild(parentId: string, request: ChildRequest): Promise<unknown> {
     const parent = this.agents.get(parentId)!;
     if (parent.depth + 1 > this.config.max_depth) {
       throw budgetError(
         `max_depth=${this.config.max_depth} reached: agent ${parentId} cannot start helpers; do the work in its own code`,
       );
     }
-    if (request.schema !== null) checkSchema(request.schema);
+    if (request.schema !== null) await checkSchema(request.schema);
     const toolNames = new Set(request.tools ?? []);
     const known = new Set([...parent.tools, ...parent.hostFunctions].map((fn) => fn.name));
     const unknownTools = [...toolNames].filter((name) => !known.has(name));

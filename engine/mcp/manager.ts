@@ -119,7 +119,7 @@ export class McpManager {
         return await recorded(record, name, async () => {
           const connection = await use(request.server);
           const tool = findTool(request.server, connection, request.tool);
-          checkArguments(request.server, tool, request.arguments);
+          await checkArguments(request.server, tool, request.arguments);
           const result = await this.ask(
             connection,
             request.server,
@@ -305,14 +305,6 @@ export class McpManager {
   }
 }
 
-// Values the run must never write or show: a server's env (tokens) and headers (Authorization).
-export function mcpSecrets(servers: Record<string, McpServerSpec>): string[] {
-  return Object.values(servers).flatMap((spec) => [
-    ...Object.values(spec.env ?? {}),
-    ...Object.values(spec.headers ?? {}),
-  ]);
-}
-
 // "MCP server files exited with code 3 during files.read; its stderr ends with: ...", when it did.
 function exitOf(server: string, transport: Transport, when: string): string | null {
   const report = transport instanceof DenoStdioTransport ? transport.exitReport() : null;
@@ -328,13 +320,13 @@ function findTool(server: string, connection: Connection, name: string): Tool {
   throw unavailableError(`MCP server ${server} has no tool ${JSON.stringify(name)}; its tools: ${names}`);
 }
 
-function checkArguments(server: string, tool: Tool, args: Record<string, unknown>): void {
+async function checkArguments(server: string, tool: Tool, args: Record<string, unknown>): Promise<void> {
   // The SDK's servers written with zod declare draft-07; the validator reads 2020-12, and the
   // keywords tools use mean the same in both.
   const { $schema: _draft, ...schema } = tool.inputSchema as Record<string, unknown>;
   let violations: string[];
   try {
-    violations = schemaViolations(schema, args);
+    violations = await schemaViolations(schema, args);
   } catch {
     return; // a schema the validator cannot compile: the server checks its own arguments
   }

@@ -34,13 +34,15 @@ def deno_binary() -> str:
     return str(binary)
 
 
+# Resolved, links included: Deno grants a worker read access to the Pyodide files by their real
+# path, which must lie inside what the engine itself was granted.
 def deno_dir() -> Path:
-    return cache_dir() / "deno"
+    return (cache_dir() / "deno").resolve()
 
 
 def snapshot_file() -> Path:
     deno_version = importlib.metadata.version("deno")
-    return cache_dir() / "snapshots" / f"pyodide-{pyodide_version()}-deno-{deno_version}.snap"
+    return (cache_dir() / "snapshots").resolve() / f"pyodide-{pyodide_version()}-deno-{deno_version}.snap"
 
 
 # Network settings Deno needs to reach the npm registry and the model through a proxy or a private

@@ -144,6 +144,7 @@ export class ReplPool {
   private runningStepOf = new Map<string, PendingStep>();
   private pendingCreates = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private nextStepId = 0;
+  private snapshotNote: string | null = null;
   private readonly clockOrigin = Date.now();
   private readonly watchdog: ReturnType<typeof setInterval>;
 
@@ -180,7 +181,9 @@ export class ReplPool {
         case "ready":
           return markReady();
         case "init_failed":
-          return markFailed(replError(`a REPL worker failed to start: ${message.message}`));
+          return markFailed(
+            replError(`a REPL worker failed to start: ${message.message}${this.discardSnapshot()}`),
+          );
         case "agent_created":
           return this.settleCreate(slot, message.agentId, message.error);
         case "step_started":
@@ -239,7 +242,13 @@ export class ReplPool {
 
   private async sendCreate(agentId: string, placed: PlacedAgent): Promise<void> {
     const slot = placed.slot;
-    await slot.ready.catch(() => {});
+    try {
+      await slot.ready;
+    } catch (error) {
+      const pending = this.pendingCreates.get(agentId);
+      this.pendingCreates.delete(agentId);
+      return pending?.reject(error as Error);
+    }
     if (!slot.alive || placed.contextBytes === null) return; // replaceWorker settles or moves it
     const message: ToWorker = {
       kind: "create_agent",
@@ -249,6 +258,22 @@ export class ReplPool {
       setupJson: placed.setupJson,
     };
     slot.worker.postMessage(message); // copied, not transferred: the pool keeps the bytes for a rebuild
+  }
+
+  // A worker that cannot restore the snapshot most likely has a damaged file (a disk filled up while
+  // it was written, say): removing it lets the next run make a new one instead of failing forever.
+  private discardSnapshot(): string {
+    if (this.snapshotNote === null) {
+      try {
+        Deno.removeSync(this.options.snapshotFile);
+        this.snapshotNote =
+          `. The interpreter snapshot ${this.options.snapshotFile} was removed; the next run ` +
+          `makes a new one.`;
+      } catch {
+        this.snapshotNote = "";
+      }
+    }
+    return this.snapshotNote; // the same note for every worker that failed on it
   }
 
   runStep(agentId: string, stepNumber: number, code: string): Promise<StepOutcome> {

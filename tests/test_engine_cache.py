@@ -1,0 +1,28 @@
+"""The engine's cache: a linked cache directory works, and a damaged snapshot heals itself."""
+
+from __future__ import annotations
+
+import pytest
+
+import fast_rlm
+from fast_rlm.deno_setup import deno_dir, snapshot_file
+from tests import scripted_server as scenarios
+from tests.conftest import config_for
+
+
+def test_a_damaged_snapshot_fails_one_run_clearly_and_is_made_again(scripted_server, tmp_path, monkeypatch):
+    good_snapshot = snapshot_file().read_bytes()
+    cache = tmp_path / "cache"
+    (cache / "snapshots").mkdir(parents=True)
+    (cache / "deno").symlink_to(deno_dir(), target_is_directory=True)  # a linked cache works too
+    monkeypatch.setenv("FAST_RLM_CACHE_DIR", str(cache))
+    damaged = snapshot_file()
+    damaged.write_bytes(good_snapshot[: len(good_snapshot) // 3])
+    server = scripted_server(scenarios.final_none)
+
+    with pytest.raises(fast_rlm.errors.AgentError, match="was removed; the next run makes a new one"):
+        fast_rlm.run("q", config=config_for(server), verbosity=0)
+    assert not damaged.exists()
+
+    assert fast_rlm.run("q", config=config_for(server), verbosity=0)["results"] is None
+    assert damaged.stat().st_size == len(good_snapshot)

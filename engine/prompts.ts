@@ -27,7 +27,7 @@ export function systemPrompt(brief: AgentBrief): string {
   and returns their results in order (\`asyncio.gather\` works too). Prefer it for independent pieces.
 - A failed helper raises \`LLMQueryError\` with the reason.`
     : `- You are at the deepest level allowed: \`llm_query\` is not available here. Solve the task in code.`;
-  return `You are an agent working inside a Python REPL. Your input is far too large to read whole, so it
+  return `You are an agent working inside a Python REPL. Your input can be far too large to read whole, so it
 is not in this conversation: it is stored in the REPL variable \`context\`.
 
 How to work:

@@ -64,6 +64,9 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     namespaceSetup(agent),
   );
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
+  // The pool now holds the only copy it needs (and drops it once the REPL has moved on); a context
+  // can be hundreds of MB, so the agent's own reference must not keep it for the agent's whole life.
+  agent.context.bytes = new Uint8Array(0);
   let loggedMessages = 0;
   let steps = 0;
   let lastRejected: { value: unknown; violations: string[] } | null = null;

@@ -10,7 +10,7 @@ import type { ReplPool } from "./repl/pool.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
-import type { JsonSchema } from "./protocol.ts";
+import type { ErrorInfo, JsonSchema } from "./protocol.ts";
 import type { Redactor } from "./redactor.ts";
 import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
@@ -46,7 +46,8 @@ export class Run {
   private readonly stopController = new AbortController();
   private readonly llmSlots: Semaphore;
   private readonly childCounts = new Map<string, number>();
-  private readonly agents = new Map<string, AgentSpec>();
+  private readonly agents = new Map<string, AgentSpec>(); // the agents running now
+  private readonly callsMade = new Map<string, number>(); // model calls of each running agent
   readonly config: EngineConfig;
   readonly llm: LlmClient;
   readonly pool: ReplPool;
@@ -115,33 +116,28 @@ export class Run {
       context_chars: agent.context.chars,
       context_preview: agent.context.preview,
     });
-    const llmCallsBefore = () => this.callsBy.get(agent.id) ?? 0;
+    let outcome: { status: "done"; result: unknown } | { status: "failed"; error: ErrorInfo };
     try {
       const result = await runAgentLoop(this, agent);
       this.finishedResults[agent.id] = result;
-      this.log.write({
-        event: "agent_end",
-        agent_id: agent.id,
-        status: "done",
-        result,
-        llm_calls: llmCallsBefore(),
-        duration_s: (performance.now() - started) / 1000,
-      });
+      outcome = { status: "done", result };
       return result;
     } catch (error) {
+      outcome = { status: "failed", error: errorInfo(error) };
+      throw error;
+    } finally {
+      // Requests come only from running agents, so an ended one is forgotten (its spec can be large).
+      this.agents.delete(agent.id);
       this.log.write({
         event: "agent_end",
         agent_id: agent.id,
-        status: "failed",
-        error: errorInfo(error),
-        llm_calls: llmCallsBefore(),
+        ...outcome!,
+        llm_calls: this.callsMade.get(agent.id) ?? 0,
         duration_s: (performance.now() - started) / 1000,
       });
-      throw error;
+      this.callsMade.delete(agent.id);
     }
   }
-
-  private readonly callsBy = new Map<string, number>();
 
   async callModel(
     agent: AgentSpec,
@@ -165,7 +161,7 @@ export class Run {
     );
     const usage = this.priced(agent.model, completion.usage);
     this.usage.addCall(usage);
-    this.callsBy.set(agent.id, (this.callsBy.get(agent.id) ?? 0) + 1);
+    this.callsMade.set(agent.id, (this.callsMade.get(agent.id) ?? 0) + 1);
     this.log.write({
       event: "llm_call",
       agent_id: agent.id,

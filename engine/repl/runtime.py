@@ -10,6 +10,7 @@ import asyncio
 import builtins
 import contextvars
 import io
+import os
 import signal
 import sys
 import time
@@ -256,8 +257,6 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
 
 def set_environment(variables_json: str) -> None:
     """The run's env_variables, visible to every agent through os.environ."""
-    import os
-
     os.environ.update(_json_loads(variables_json))
 
 

@@ -18,8 +18,8 @@ from typing_extensions import Unpack
 from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
-from fast_rlm.errors import ConfigError, FastRLMError, LLMUnreachableError, QueryError
-from fast_rlm.events import CodeStep, parse_event
+from fast_rlm.errors import CancelledError, ConfigError, FastRLMError, LLMUnreachableError, QueryError
+from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, Usage, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.output_schema import to_json_schema
@@ -261,24 +261,17 @@ def _new_log_file(log_dir: Path, prefix: str | None, run_id: str) -> Path:
 
 def _close_log(log_file: Path, run_id: str, error: FastRLMError, duration_s: float) -> dict[str, Any]:
     """The engine died before writing run_end; write it so every log ends with one. Returns it."""
-    usage = error.usage or {
-        "prompt_tokens": 0,
-        "completion_tokens": 0,
-        "total_tokens": 0,
-        "llm_calls": 0,
-        "agents": 0,
-        "cost": None,
-    }
-    closing = {
-        "v": 1,
-        "ts": time.time(),
-        "run_id": run_id,
-        "event": "run_end",
-        "status": "cancelled" if type(error).__name__ == "CancelledError" else "error",
-        "error": {"type": type(error).__name__, "message": str(error)},
-        "usage": usage,
-        "duration_s": duration_s,
-    }
+    empty_usage = Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0, llm_calls=0, agents=0)
+    closing = RunEnd(
+        v=1,
+        ts=time.time(),
+        run_id=run_id,
+        event="run_end",
+        status="cancelled" if isinstance(error, CancelledError) else "error",
+        error=ErrorInfo(type=type(error).__name__, message=str(error)),
+        usage=Usage.model_validate(error.usage) if error.usage else empty_usage,
+        duration_s=duration_s,
+    ).model_dump(exclude={"results"})  # a failed run has no results; cost stays null
     with log_file.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(closing) + "\n")
     return closing

@@ -119,3 +119,25 @@ def test_cancelling_the_arun_task_stops_the_run(scripted_server):
     assert isinstance(events[-1], RunEnd) and events[-1].status == "cancelled"
     agent_ends = {event.agent_id: event.status for event in events if isinstance(event, AgentEnd)}
     assert agent_ends["root.0"] == "done"
+
+
+def test_an_engine_killed_from_outside_still_leaves_a_closed_log(scripted_server):
+    model = HangingChildren()
+    server = scripted_server(model)
+    events: list = []
+
+    def kill_engine_once_children_wait() -> None:
+        assert model.slow_requests_arrived.wait(timeout=60)
+        for engine in _engine_processes(psutil.Process()):
+            engine.kill()
+
+    killer = threading.Thread(target=kill_engine_once_children_wait)
+    killer.start()
+    with pytest.raises(fast_rlm.errors.EngineCrashError) as raised:
+        fast_rlm.run("q", config=config_for(server), verbosity=0, on_event=events.append)
+    killer.join()
+
+    closing = read_log(raised.value.log_file)[-1]
+    assert closing["event"] == "run_end" and closing["status"] == "error"
+    assert closing["error"]["type"] == "EngineCrashError" and closing["usage"]["cost"] is None
+    assert isinstance(events[-1], fast_rlm.events.RunEnd) and events[-1].status == "error"

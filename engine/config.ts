@@ -19,4 +19,6 @@ export type EngineConfig = {
   step_timeout_s: number;
   run_timeout_s: number | null;
   mcp_timeout_s: number;
+  repl_memory_mb: number;
+  max_value_mb: number;
 };

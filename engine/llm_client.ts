@@ -22,6 +22,9 @@ export type LlmClientOptions = {
   apiKey: string;
   timeoutSeconds: number;
   maxRetries: number;
+  // Applied to every string of a request: agent code can put an env_variables value into a child's
+  // instruction, data, schema or model name, and none may reach the endpoint.
+  redact: (text: string) => string;
 };
 
 const BACKOFF_BASE_S = 0.5;
@@ -71,7 +74,11 @@ export class LlmClient {
     runSignal: AbortSignal,
   ): Promise<{ text: string; usage: CallUsage }> {
     const timeoutSignal = AbortSignal.timeout(this.options.timeoutSeconds * 1000);
-    const body = { model, messages };
+    const redact = this.options.redact;
+    const body = {
+      model: redact(model),
+      messages: messages.map((message) => ({ role: message.role, content: redact(message.content) })),
+    };
     let response: Response;
     try {
       response = await fetch(this.endpoint, {

@@ -4,7 +4,8 @@ import { EngineError, errorInfo } from "./errors.ts";
 import { LlmClient } from "./llm_client.ts";
 import { LogWriter } from "./log_writer.ts";
 import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
-import { ensureSnapshot, ReplPool } from "./repl/pool.ts";
+import { ensureSnapshot, PYODIDE_DIR, ReplPool } from "./repl/pool.ts";
+import type { ReplLaunch } from "./repl/repl_process.ts";
 import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
@@ -43,18 +44,29 @@ async function main(): Promise<void> {
   // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
   const mcp = await openMcp(start.mcp_servers, config.mcp_timeout_s);
   try {
-    await ensureSnapshot(start.snapshot_file);
+    const launch: ReplLaunch = {
+      denoBinary: start.repl_launch.deno_binary,
+      configFile: start.repl_launch.config_file,
+      lockFile: start.repl_launch.lock_file,
+      denoDir: start.repl_launch.deno_dir,
+      pyodideDir: PYODIDE_DIR,
+    };
+    await ensureSnapshot(launch, start.snapshot_file);
     const llm = new LlmClient({
       baseUrl: config.base_url,
       apiKey: start.api_key,
       timeoutSeconds: config.llm_timeout_s,
       maxRetries: config.llm_max_retries,
+      redact: (text) => redactor.redact(text),
     });
     pool = new ReplPool(
       {
+        launch,
         snapshotFile: start.snapshot_file,
         size: workerCount,
         stepTimeoutSeconds: config.step_timeout_s,
+        memoryLimitMb: config.repl_memory_mb,
+        maxValueBytes: config.max_value_mb * 1024 * 1024,
         environment: start.env_variables,
       },
       (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),

@@ -19,11 +19,20 @@ export type StartMessage = {
   instruction: string | null;
   log_file: string;
   snapshot_file: string;
+  repl_launch: ReplLaunchPaths;
   output_schema: JsonSchema | null;
   tools: ToolSpec[];
   host_functions: FunctionSignature[];
   env_variables: Record<string, string>;
   mcp_servers: Record<string, McpServerSpec>;
+};
+
+// What the engine needs to start REPL processes (fast_rlm/engine_process.py fills it in).
+export type ReplLaunchPaths = {
+  deno_binary: string;
+  config_file: string;
+  lock_file: string;
+  deno_dir: string;
 };
 
 export type JsonSchema = Record<string, unknown> | boolean;

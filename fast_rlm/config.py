@@ -79,6 +79,8 @@ class RLMConfig(BaseModel):
     step_timeout_s: float = Field(default_factory=lambda: _packaged("step_timeout_s"), gt=0)
     run_timeout_s: float | None = Field(default_factory=lambda: _packaged("run_timeout_s"), gt=0)
     mcp_timeout_s: float = Field(default_factory=lambda: _packaged("mcp_timeout_s"), gt=0)
+    repl_memory_mb: int = Field(default_factory=lambda: _packaged("repl_memory_mb"), ge=256)
+    max_value_mb: float = Field(default_factory=lambda: _packaged("max_value_mb"), gt=0, le=1024)
 
     @classmethod
     def default(cls) -> RLMConfig:

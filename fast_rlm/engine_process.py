@@ -15,9 +15,9 @@ import signal
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
@@ -26,12 +26,20 @@ from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
 
 STDERR_LINES_KEPT = 200
 CANCEL_GRACE_S = 3.0
+BYTES_PER_MB = 1024 * 1024
+STDERR_LINE_CAP_BYTES = 64 * 1024
+# The engine's longest honest line holds a FINAL value (max_value_mb of JSON) in an event; anything
+# much longer means something is wrong, and it must not grow this process without bound.
+LINE_CAP_VALUE_MULTIPLE = 8
+LINE_CAP_OVERHEAD_BYTES = 64 * BYTES_PER_MB
 
 EventCallback = Callable[[dict[str, Any]], None]
 
 
 def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]) -> list[str]:
+    """The engine may run the deno binary (its REPL processes) and the MCP stdio commands."""
     snapshots = snapshot_file().parent
+    run_commands = [deno_binary(), *run_commands]
     return [
         deno_binary(),
         "run",
@@ -47,7 +55,7 @@ def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]
         f"--allow-read={engine_dir()},{deno_dir()},{snapshots}",
         f"--allow-write={log_file},{snapshots}",
         f"--allow-net={','.join(net_hosts)}",
-        *([f"--allow-run={','.join(run_commands)}"] if run_commands else []),
+        f"--allow-run={','.join(run_commands)}",
         str(engine_dir() / "main.ts"),
     ]
 
@@ -59,6 +67,24 @@ def _kill_process_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         process.kill()
+
+
+_OVERSIZED_LINE = b"<oversized line>"
+
+
+def _capped_lines(stream: IO[bytes], cap_bytes: int) -> Iterator[bytes]:
+    """The stream's lines, each read with at most cap_bytes held; a longer line is skipped to its end
+    and yielded as _OVERSIZED_LINE."""
+    while True:
+        line = stream.readline(cap_bytes + 1)
+        if not line:
+            return
+        if len(line) <= cap_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(cap_bytes)
+        yield _OVERSIZED_LINE
 
 
 class EngineRun:
@@ -79,7 +105,22 @@ class EngineRun:
         is_text = isinstance(query, str)
         self._query_frame = (query if is_text else json.dumps(query, ensure_ascii=False)).encode("utf-8")
         frame = {"bytes": len(self._query_frame), "is_text": is_text}
-        start_message = {**start_message, "protocol_token": self._protocol_token, "query_frame": frame}
+        repl_launch = {
+            "deno_binary": deno_binary(),
+            "config_file": str(deno_config_file()),
+            "lock_file": str(deno_lock_file()),
+            "deno_dir": str(deno_dir()),
+        }
+        self._line_cap_bytes = int(
+            LINE_CAP_VALUE_MULTIPLE * start_message["config"]["max_value_mb"] * BYTES_PER_MB
+            + LINE_CAP_OVERHEAD_BYTES
+        )
+        start_message = {
+            **start_message,
+            "protocol_token": self._protocol_token,
+            "query_frame": frame,
+            "repl_launch": repl_launch,
+        }
         self._start_line = (json.dumps(start_message, ensure_ascii=False) + "\n").encode("utf-8")
         self._log_file = log_file
         self._net_hosts = net_hosts
@@ -164,14 +205,22 @@ class EngineRun:
 
     def _collect_stderr(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stderr is not None
-        for line in process.stderr:
+        for line in _capped_lines(process.stderr, STDERR_LINE_CAP_BYTES):
             self._stderr_tail.append(line.decode("utf-8", errors="replace").rstrip("\n"))
 
     def _read_until_outcome(
         self, process: subprocess.Popen[bytes], on_event: EventCallback
     ) -> dict[str, Any]:
         assert process.stdout is not None
-        for line in process.stdout:
+        for line in _capped_lines(process.stdout, self._line_cap_bytes):
+            if line is _OVERSIZED_LINE:
+                _kill_process_group(process)
+                raise EngineCrashError(
+                    f"The engine sent a message over {self._line_cap_bytes // BYTES_PER_MB} MB "
+                    f"({LINE_CAP_VALUE_MULTIPLE} x max_value_mb + {LINE_CAP_OVERHEAD_BYTES // BYTES_PER_MB} MB); "
+                    "it was stopped. Raise max_value_mb if your results are that large.",
+                    log_file=str(self._log_file),
+                )
             message = self._authentic(line)
             if message is None:
                 continue

@@ -78,7 +78,7 @@ def test_c_level_loop_costs_its_worker_and_siblings_survive(scripted_server):
 
     values = result["results"]
     assert values[:5] == [0, 2, 4, 6, 8]
-    assert values[5].startswith("LLMQueryError: ReplError:") and "worker was restarted" in values[5]
+    assert values[5].startswith("LLMQueryError: ReplError:") and "REPL process was replaced" in values[5]
     assert values[6] == 42  # a child started after the restart runs on the new worker
     ends = {event["agent_id"]: event for event in events_of(read_log(result["log_file"]), "agent_end")}
     assert ends["root.5"]["status"] == "failed" and ends["root.5"]["error"]["type"] == "ReplError"

@@ -35,16 +35,16 @@ def _mcp_error(failure: _EngineFailure) -> MCPError:
     return MCPError(message, kind)
 
 
-def _install_mcp_functions(agent_id: str, namespace: dict, servers: list) -> None:
+def _install_mcp_functions(channel, namespace: dict, servers: list) -> None:
     def ask_sync(payload: dict):
         try:
-            return engine_request_sync(agent_id, "mcp", payload, _EngineFailure)
+            return engine_request_sync(channel, "mcp", payload, _EngineFailure)
         except _EngineFailure as failure:
             raise _mcp_error(failure) from None
 
     async def ask(payload: dict):
         try:
-            return await engine_request(agent_id, "mcp", payload, _EngineFailure)
+            return await engine_request(channel, "mcp", payload, _EngineFailure)
         except _EngineFailure as failure:
             raise _mcp_error(failure) from None
 

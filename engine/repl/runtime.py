@@ -1,9 +1,10 @@
 """The agent runtime inside one Pyodide interpreter.
 
-One interpreter (one Web Worker) hosts many agents. Each agent is a namespace of its own; each code
-step runs as an asyncio task, so agents' steps interleave wherever one of them awaits (a child
-agent, a sleep). worker.ts imports this module once after restoring the interpreter snapshot and
-registers the JS module `_rlm_host` it calls back into.
+One interpreter (the Pyodide worker of a REPL process) hosts many agents. Each agent is a namespace
+of its own; each code step runs as an asyncio task, so agents' steps interleave wherever one of them
+awaits (a child agent, a sleep). worker.ts imports this module once after restoring the interpreter
+snapshot. It hands each agent its own channel to the engine (create_agent) and each step its own
+reporter (start_step); no module of the interpreter exposes them.
 """
 
 import asyncio
@@ -18,7 +19,6 @@ import traceback
 from json import dumps as _json_dumps
 from json import loads as _json_loads
 
-import _rlm_host
 from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, run_sync
 
@@ -32,6 +32,7 @@ _format_list = traceback.format_list
 
 AGENT_FILENAME_PREFIX = "<agent "
 OUTPUT_CAP_CHARS = 1_000_000
+BYTES_PER_MB = 1024 * 1024
 
 
 class LLMQueryError(Exception):
@@ -56,7 +57,7 @@ StepTimedOut.__module__ = "builtins"
 class _StepRecord:
     __slots__ = (
         "step_id", "agent_id", "stdout", "stderr", "stdout_chars", "stderr_chars", "final_json",
-        "timed_out", "interrupts", "sleep_future",
+        "timed_out", "interrupts", "sleep_future", "finished", "spawned_tasks",
     )
 
     def __init__(self, step_id: int, agent_id: str) -> None:
@@ -70,6 +71,8 @@ class _StepRecord:
         self.timed_out = False
         self.interrupts = 0
         self.sleep_future: asyncio.Future | None = None
+        self.finished = False
+        self.spawned_tasks: list[asyncio.Task] = []  # tasks its code started, cancelled when it ends
 
 
 _current_step: contextvars.ContextVar[_StepRecord | None] = contextvars.ContextVar("rlm_step", default=None)
@@ -129,6 +132,21 @@ class EngineRequestError(Exception):
 
 EngineRequestError.__module__ = "builtins"
 
+# Set once by configure(): the largest FINAL value or request payload, as JSON, in bytes.
+_max_value_bytes = [64 * BYTES_PER_MB]
+
+
+def _within_value_cap(text: str, what: str, error_class: type[Exception]) -> str:
+    """`text` (JSON) itself, or error_class when it is over max_value_mb: the engine would refuse it."""
+    if len(text) > _max_value_bytes[0]:
+        size_mb = len(text) / BYTES_PER_MB
+        limit_mb = _max_value_bytes[0] / BYTES_PER_MB
+        raise error_class(
+            f"{what} is {size_mb:.1f} MB as JSON, over max_value_mb={limit_mb:g}. Pass or return something "
+            "smaller (a summary, an index, a slice), or raise max_value_mb in the config."
+        )
+    return text
+
 
 def _reply_value(reply_json: str, error_class: type[Exception]):
     reply = _json_loads(reply_json)
@@ -137,18 +155,18 @@ def _reply_value(reply_json: str, error_class: type[Exception]):
     raise error_class(f"{reply['error']['type']}: {reply['error']['message']}")
 
 
-async def engine_request(agent_id: str, kind: str, payload, error_class: type[Exception] = EngineRequestError):
-    """Ask the engine (main isolate) for something on behalf of an agent; returns the reply's value."""
-    reply_json = await _rlm_host.request(agent_id, kind, _json_dumps(payload, default=repr))
-    return _reply_value(reply_json, error_class)
+async def engine_request(channel, kind: str, payload, error_class: type[Exception] = EngineRequestError):
+    """Ask the engine for something on behalf of the agent `channel` belongs to; returns the value."""
+    payload_json = _within_value_cap(_json_dumps(payload, default=repr), f"the {kind} request", error_class)
+    return _reply_value(await channel.request(kind, payload_json), error_class)
 
 
-def engine_request_sync(agent_id: str, kind: str, payload, error_class: type[Exception] = EngineRequestError):
+def engine_request_sync(channel, kind: str, payload, error_class: type[Exception] = EngineRequestError):
     """engine_request for plain (non-async) functions: suspends the step through JSPI."""
     if not can_run_sync():
         raise RuntimeError("this function must be called from a code step")
-    reply_json = run_sync(_rlm_host.request(agent_id, kind, _json_dumps(payload, default=repr)))
-    return _reply_value(reply_json, error_class)
+    payload_json = _within_value_cap(_json_dumps(payload, default=repr), f"the {kind} request", error_class)
+    return _reply_value(run_sync(channel.request(kind, payload_json)), error_class)
 
 
 _TYPE_SCHEMAS = {
@@ -170,7 +188,7 @@ def _schema_of(schema):
     raise TypeError("schema must be a JSON Schema dict or one of int, str, float, bool, list, dict")
 
 
-def _make_llm_query(agent_id: str):
+def _make_llm_query(channel):
     async def llm_query(data, instruction=None, schema=None, tools=None, model=None, mcp_servers=None):
         """Start a child agent on `data` (its `context`) and return its FINAL value.
 
@@ -185,7 +203,7 @@ def _make_llm_query(agent_id: str):
             "mcp_servers": list(mcp_servers or []),
             "model": model,
         }
-        return await engine_request(agent_id, "llm_query", payload, LLMQueryError)
+        return await engine_request(channel, "llm_query", payload, LLMQueryError)
 
     return llm_query
 
@@ -213,11 +231,12 @@ def _final(value=None):
     if step.final_json is not None:
         raise RuntimeError("FINAL was already called in this step; its first value stands")
     try:
-        step.final_json = _json_dumps(value, allow_nan=False)
+        final_json = _json_dumps(value, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise TypeError(
             f"FINAL needs a JSON value (str, number, bool, None, list, dict); got {type(value).__name__}: {error}"
         ) from None
+    step.final_json = _within_value_cap(final_json, "the FINAL value", ValueError)
     raise _FinalCalled()
 
 
@@ -227,11 +246,12 @@ _setup_installers: dict = {}
 
 
 def register_setup_installer(key: str, install) -> None:
-    """install(agent_id, namespace, value) puts setup[key] into a new agent's namespace."""
+    """install(channel, namespace, value) puts setup[key] into a new agent's namespace; `channel` is
+    the agent's line to the engine, for engine_request."""
     _setup_installers[key] = install
 
 
-def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json: str) -> None:
+def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json: str, channel) -> None:
     """Make the agent's namespace, with `context` decoded from the sent bytes."""
     # One copy from JS memory into a preallocated buffer, then one decode: cheaper than to_bytes()
     # for contexts of hundreds of MB.
@@ -240,7 +260,7 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
     text = buffer.decode("utf-8")
     del buffer
     context = text if context_is_text else _json_loads(text)
-    llm_query = _make_llm_query(agent_id)
+    llm_query = _make_llm_query(channel)
     namespace = {
         "__name__": "__main__",
         "__builtins__": dict(_pristine_builtins),
@@ -251,7 +271,7 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
         "LLMQueryError": LLMQueryError,
     }
     for key, value in _json_loads(setup_json).items():
-        _setup_installers[key](agent_id, namespace, value)
+        _setup_installers[key](channel, namespace, value)
     _namespaces[agent_id] = namespace
 
 
@@ -264,6 +284,12 @@ def drop_agent(agent_id: str) -> None:
     _namespaces.pop(agent_id, None)
 
 
+def forget_modules(names: list[str]) -> None:
+    """Called by worker.ts once set up: modules agent code must not import (Pyodide's JS API)."""
+    for name in names:
+        sys.modules.pop(name, None)
+
+
 def _agent_traceback(error: BaseException) -> str:
     """The traceback limited to the agent's own frames: engine frames are noise to the model."""
     frames = [frame for frame in _extract_tb(error.__traceback__) if frame.filename.startswith(AGENT_FILENAME_PREFIX)]
@@ -273,15 +299,19 @@ def _agent_traceback(error: BaseException) -> str:
 
 
 # ---- step timeouts -------------------------------------------------------------------------------
-# The pool interrupts a worker (SIGINT through the interrupt buffer) when an overdue step holds it.
-# The interrupt may land anywhere, so it raises only inside agent code of the step the pool named;
-# elsewhere (engine code, another agent's step) it is ignored. An agent that swallows the exception
-# gets a second interrupt, and from then on every line of its code raises (sys.monitoring: a
-# sys.settrace tracer that raises is dropped by CPython after the first time).
+# The supervisor interrupts the worker (SIGINT through the interrupt buffer) when an overdue step
+# holds it. The interrupt may land anywhere, so it raises only inside agent code, and only in the
+# step the engine named or in work a finished step left behind; elsewhere (engine code, another
+# agent's step) it is ignored. Code that swallows the exception gets a second interrupt, and from
+# then on every line of it raises (sys.monitoring: a sys.settrace tracer that raises is dropped by
+# CPython after the first time).
 
 _MONITORING_TOOL = 5
+LEFTOVER_WORK = -1  # doomed "step id": agent code running outside any live step
 _timeout_message = ["step timed out"]
+_overdue_step_id = [lambda: 0]  # reads the control block's overdue cell; set by configure()
 _doomed_step_id = [0]
+_leftover_interrupts = [0]
 _steps_by_id: dict[int, _StepRecord] = {}
 _tasks_by_step_id: dict[int, asyncio.Task] = {}
 
@@ -298,11 +328,16 @@ def _agent_code_on_stack(frame) -> bool:
     return False
 
 
+def _is_leftover(step: _StepRecord | None) -> bool:
+    return step is None or step.finished
+
+
 def _raise_in_doomed_step(code, *_event_args):
     if not _is_agent_code(code):
         return sys.monitoring.DISABLE
     step = _current_step.get()
-    if step is not None and step.step_id == _doomed_step_id[0]:
+    doomed = _doomed_step_id[0]
+    if (doomed == LEFTOVER_WORK and _is_leftover(step)) or (step is not None and step.step_id == doomed):
         raise StepTimedOut(_timeout_message[0])
     return None
 
@@ -312,31 +347,43 @@ sys.monitoring.register_callback(_MONITORING_TOOL, sys.monitoring.events.LINE, _
 sys.monitoring.register_callback(_MONITORING_TOOL, sys.monitoring.events.JUMP, _raise_in_doomed_step)
 
 
-def _doom(step: _StepRecord) -> None:
-    _doomed_step_id[0] = step.step_id
+def _doom(step_id: int) -> None:
+    _doomed_step_id[0] = step_id
     sys.monitoring.set_events(_MONITORING_TOOL, sys.monitoring.events.LINE | sys.monitoring.events.JUMP)
 
 
-def _undoom(step: _StepRecord) -> None:
-    if _doomed_step_id[0] == step.step_id:
+def _undoom(step_id: int) -> None:
+    if _doomed_step_id[0] == step_id:
         _doomed_step_id[0] = 0
         sys.monitoring.set_events(_MONITORING_TOOL, 0)
         sys.monitoring.restart_events()
 
 
 def _on_interrupt(signum, frame) -> None:
+    if not _agent_code_on_stack(frame):
+        return
     step = _current_step.get()
-    if step is None or step.step_id != _rlm_host.overdue_step() or not _agent_code_on_stack(frame):
+    if _is_leftover(step):
+        # A task or callback that outlived its step holds the worker: the supervisor only interrupts
+        # when some step is overdue, so this work is what keeps it waiting.
+        _leftover_interrupts[0] += 1
+        if _leftover_interrupts[0] >= 2:
+            _doom(LEFTOVER_WORK)
+        raise StepTimedOut("work left running after its step ended was stopped")
+    if step.step_id != _overdue_step_id[0]():
         return
     step.interrupts += 1
     if step.interrupts >= 2:
-        _doom(step)
+        _doom(step.step_id)
     raise StepTimedOut(_timeout_message[0])
 
 
-def configure(timeout_message: str) -> None:
-    """Called once by worker.ts with what an agent is told when its step times out."""
+def configure(timeout_message: str, max_value_bytes: int, overdue_step_id) -> None:
+    """Called once by worker.ts: what an agent is told when its step times out, the largest value
+    (max_value_mb) and a function reading which step the supervisor wants stopped."""
     _timeout_message[0] = timeout_message
+    _max_value_bytes[0] = max_value_bytes
+    _overdue_step_id[0] = overdue_step_id
 
 
 def cancel_step(step_id: int) -> None:
@@ -370,16 +417,42 @@ def _interruptible_sleep(seconds: float) -> None:
 _original_sleep = time.sleep
 
 
+_loop = asyncio.get_event_loop()
+_loop_create_task = _loop.create_task
+
+
+def _create_recorded_task(coroutine, **options):
+    """loop.create_task for everyone: a task records the step whose code started it, so the step can
+    cancel what it leaves running. (WebLoop's set_task_factory path is broken in this Pyodide.)"""
+    task = _loop_create_task(coroutine, **options)
+    step = _current_step.get()
+    if step is not None and not step.finished:
+        step.spawned_tasks.append(task)
+    return task
+
+
+def _cancel_leftovers(step: _StepRecord) -> None:
+    step.finished = True
+    for task in step.spawned_tasks:
+        if not task.done():
+            task.cancel("its step ended")
+    step.spawned_tasks.clear()
+
+
 def _install_guards() -> None:
     """Puts back what every agent relies on, in case an agent replaced it."""
     sys.stdout = _stdout_router
     sys.stderr = _stderr_router
     time.sleep = _interruptible_sleep
     signal.signal(signal.SIGINT, _on_interrupt)
+    _loop.create_task = _create_recorded_task
 
 
-async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) -> None:
-    _rlm_host.step_started(step_id)  # posted at once: the pool learns it even if this step then hangs
+async def _run_step(step_id: int, agent_id: str, step_number: int, code: str, reporter) -> None:
+    reporter.started()  # posted at once: the engine learns it even if this step then hangs
+    # This step got the worker, so no left-behind work holds it any more.
+    _undoom(LEFTOVER_WORK)
+    _leftover_interrupts[0] = 0
     namespace = _namespaces[agent_id]
     step = _StepRecord(step_id, agent_id)
     _steps_by_id[step_id] = step
@@ -396,8 +469,9 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) ->
     except BaseException as error:  # KeyboardInterrupt and SystemExit must not escape into the event loop
         error_text = _agent_traceback(error)
     finally:
-        _undoom(step)
+        _undoom(step_id)
         _steps_by_id.pop(step_id, None)
+        _cancel_leftovers(step)
         _install_guards()
     if step.timed_out and step.final_json is None:
         error_text = f"StepTimedOut: {_timeout_message[0]}"
@@ -409,12 +483,12 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str) ->
     }
     # Reported here, not from a done-callback: callbacks run on a later loop turn, and another step
     # may hold the worker by then.
-    _rlm_host.step_done(step_id, _json_dumps(outcome))
+    reporter.done(_json_dumps(outcome))
 
 
-def start_step(step_id: int, agent_id: str, step_number: int, code: str) -> None:
-    """Called by worker.ts: schedule the step and report its result through _rlm_host.step_done."""
-    task = _create_task(_run_step(step_id, agent_id, step_number, code))
+def start_step(step_id: int, agent_id: str, step_number: int, code: str, reporter) -> None:
+    """Called by worker.ts: schedule the step; `reporter` (this step's own) takes its outcome."""
+    task = _create_task(_run_step(step_id, agent_id, step_number, code, reporter))
     _tasks_by_step_id[step_id] = task
 
     def report_abort(finished_task) -> None:
@@ -423,7 +497,7 @@ def start_step(step_id: int, agent_id: str, step_number: int, code: str) -> None
             # The step never reached its own report (cancelled before it began, or the runtime failed).
             error = "cancelled" if finished_task.cancelled() else repr(finished_task.exception())
             outcome = {"stdout": "", "stderr": "", "error": f"step aborted: {error}", "final_json": None}
-            _rlm_host.step_done(step_id, _json_dumps(outcome))
+            reporter.done(_json_dumps(outcome))
 
     task.add_done_callback(report_abort)
 

@@ -1,62 +1,62 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-// A REPL worker: one Pyodide interpreter, restored from a memory snapshot, hosting many agents'
-// namespaces (runtime.py). Runs with no net, env, write, run, ffi or sys permission; it can read only
-// the Pyodide files and the snapshot.
+// The Pyodide worker of a REPL process: one interpreter, restored from a memory snapshot, hosting
+// many agents' namespaces (runtime.py). Agent code runs here. The process has no permission but
+// reading Pyodide's files and the snapshot, and code generation from strings is disallowed, so
+// `js.eval` and Function constructors fail. On top of that, Python's `js` module sees only an
+// allow-listed globals object, Pyodide's own JS API is unregistered once the runtime is set up, and
+// the storage APIs (the only writes Deno makes without a permission check) are removed.
 import { loadPyodide, type PyodideAPI } from "pyodide";
-import {
-  CONTROL_CELLS,
-  type FromWorker,
-  HEARTBEAT_CELL,
-  OVERDUE_STEP_CELL,
-  type ToWorker,
-} from "./worker_messages.ts";
+import { CONTROL_CELLS, type FromWorker, HEARTBEAT_CELL, OVERDUE_STEP_CELL, type ToWorker } from "./repl_messages.ts";
 
 const HEARTBEAT_INTERVAL_MS = 20;
+// Sealed before Pyodide loads: storage that would outlive the process, nested workers (a fresh
+// realm), and this process's stdio (the supervisor's pipes to the engine).
+const SEALED_GLOBALS = ["caches", "CacheStorage", "Cache", "localStorage", "sessionStorage", "indexedDB", "Worker"];
+const SEALED_DENO_MEMBERS = ["stdin", "stdout", "stderr", "openKv"];
 
 let pyodide: PyodideAPI;
 let runtime: any;
 let nextRequestId = 0;
 const pendingRequests = new Map<number, (replyJson: string) => void>();
 
-// Bound now: agent code can reach this worker's globals through `import js` and may replace them.
-const postToPool = self.postMessage.bind(self);
-const post = (message: FromWorker, transfer: Transferable[] = []) => postToPool(message, transfer);
+// Bound now, before agent code could replace the global.
+const postToSupervisor = self.postMessage.bind(self);
+const post = (message: FromWorker, transfer: Transferable[] = []) => postToSupervisor(message, transfer);
 
-// Agent code reaches this worker's globals through `import js`. Once the interpreter is loaded it
-// must not be able to write to the process's stdout or stderr (the host protocol travels there),
-// signal or end the process or the worker, start nested workers, reach Deno's internals, or post
-// messages to the pool as if it were this file.
-function sealWorkerGlobals(): void {
-  const seal = (target: object, name: PropertyKey, value: unknown) =>
-    Object.defineProperty(target, name, { value, writable: false, configurable: false });
-  const denoNamespace = Deno as unknown as Record<PropertyKey, unknown>;
-  for (const name of ["exit", "kill", "stdout", "stderr", "stdin", Symbol.for("Deno.internal")]) {
-    seal(denoNamespace, name, undefined);
-  }
-  const internalKey = (Deno as unknown as { internal?: symbol }).internal;
-  if (internalKey !== undefined) seal(denoNamespace, internalKey, undefined);
-  seal(denoNamespace, "internal", undefined);
-  const silentConsole = Object.fromEntries(Object.keys(console).map((method) => [method, () => {}]));
-  seal(globalThis, "console", Object.freeze(silentConsole));
-  for (const name of ["close", "postMessage", "Worker", "process"]) seal(globalThis, name, undefined);
-}
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.kind) {
     case "init":
       return await init(message);
+    case "make_snapshot":
+      return await makeSnapshot();
     case "create_agent": {
       let error: string | null = null;
       try {
-        runtime.create_agent(message.agentId, message.contextBytes, message.contextIsText, message.setupJson);
+        runtime.create_agent(
+          message.agentId,
+          message.contextBytes,
+          message.contextIsText,
+          message.setupJson,
+          channelFor(message.agentId),
+        );
       } catch (failure) {
         error = String(failure);
       }
       return post({ kind: "agent_created", agentId: message.agentId, error });
     }
-    case "run_step":
-      return runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code);
+    case "run_step": {
+      const reporter = stepReporter(message.stepId);
+      try {
+        runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code, reporter);
+      } catch (failure) {
+        // The agent's namespace is gone (dropped) or the runtime broke: the step fails, typed.
+        const error = `the REPL could not run the step: ${failure instanceof Error ? failure.message : failure}`;
+        reporter.done(JSON.stringify({ stdout: "", stderr: "", error, final_json: null }));
+      }
+      return;
+    }
     case "cancel_step":
       return runtime.cancel_step(message.stepId);
     case "agent_reply": {
@@ -69,46 +69,106 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   }
 };
 
-async function init(message: Extract<ToWorker, { kind: "init" }>) {
+// An agent's line to the engine, bound to its id here, so the runtime hands each agent only its own.
+function channelFor(agentId: string) {
+  return {
+    request: (requestKind: string, payloadJson: string) =>
+      new Promise<string>((resolve) => {
+        const requestId = ++nextRequestId;
+        pendingRequests.set(requestId, resolve);
+        post({ kind: "agent_request", requestId, agentId, requestKind, payloadJson });
+      }),
+  };
+}
+
+// Reports one step's start and outcome, each at most once.
+function stepReporter(stepId: number) {
+  let started = false;
+  let done = false;
+  return {
+    started: () => {
+      if (!started) post({ kind: "step_started", stepId });
+      started = true;
+    },
+    done: (outcomeJson: string) => {
+      if (!done) post({ kind: "step_done", stepId, outcomeJson });
+      done = true;
+    },
+  };
+}
+
+// What Python's `js` module shows: plain data types and promises, nothing that reaches Deno, the
+// process or storage.
+function allowedJsGlobals(): Record<string, unknown> {
+  const names = ["Object", "Array", "Promise", "JSON", "Math", "Number", "String", "Boolean", "Date", "Map", "Set"];
+  const allowed: Record<string, unknown> = {};
+  for (const name of [...names, "Error", "Uint8Array", "ArrayBuffer", "WeakRef"]) {
+    allowed[name] = (globalThis as Record<string, unknown>)[name];
+  }
+  return allowed;
+}
+
+function seal(target: object, name: PropertyKey): void {
+  Object.defineProperty(target, name, { value: undefined, writable: false, configurable: false });
+}
+
+function sealProcessGlobals(): void {
+  // console writes to the process's stdout, which carries the protocol; stray output is dropped.
+  const silentConsole = Object.fromEntries(Object.keys(console).map((method) => [method, () => {}]));
+  Object.defineProperty(globalThis, "console", {
+    value: Object.freeze(silentConsole),
+    writable: false,
+    configurable: false,
+  });
+  for (const name of SEALED_GLOBALS) seal(globalThis, name);
+  for (const name of SEALED_DENO_MEMBERS) seal(Deno, name);
+}
+
+async function makeSnapshot(): Promise<void> {
+  try {
+    // The bare interpreter: nothing imported beyond what Pyodide loads itself.
+    const fresh = await loadPyodide({ _makeSnapshot: true } as any);
+    post({ kind: "snapshot", bytes: (fresh as any).makeMemorySnapshot() });
+  } catch (error) {
+    post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });
+  }
+}
+
+async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void> {
   const started = performance.now();
   const control = new Int32Array(message.control, 0, CONTROL_CELLS);
   try {
-    if (message.snapshotFile === null) {
-      // Make the snapshot of the bare interpreter: nothing imported beyond what Pyodide loads itself.
-      const fresh = await loadPyodide({ _makeSnapshot: true } as any);
-      return post({ kind: "snapshot", bytes: (fresh as any).makeMemorySnapshot() });
-    }
-    pyodide = await loadPyodide({ _loadSnapshot: Deno.readFileSync(message.snapshotFile) } as any);
+    sealProcessGlobals();
+    pyodide = await loadPyodide({
+      _loadSnapshot: Deno.readFileSync(message.snapshotFile),
+      jsglobals: allowedJsGlobals(),
+    } as any);
     // Anything an agent prints goes through runtime.py's routers; this catches only stray output.
     pyodide.setStdout({ batched: () => {} });
     pyodide.setStderr({ batched: () => {} });
     pyodide.setInterruptBuffer(control);
-    // The heartbeat only advances while this worker's event loop is free: a stale one tells the pool
-    // that Python code is holding the worker.
+    // The heartbeat only advances while this worker's event loop is free: a stale one tells the
+    // supervisor that Python code is holding the worker.
     const beat = () => Atomics.store(control, HEARTBEAT_CELL, Date.now() - message.clockOrigin);
     beat();
     setInterval(beat, HEARTBEAT_INTERVAL_MS);
-    sealWorkerGlobals();
-    pyodide.registerJsModule("_rlm_host", {
-      request: (agentId: string, requestKind: string, payloadJson: string) =>
-        new Promise<string>((resolve) => {
-          const requestId = ++nextRequestId;
-          pendingRequests.set(requestId, resolve);
-          post({ kind: "agent_request", requestId, agentId, requestKind, payloadJson });
-        }),
-      step_started: (stepId: number) => post({ kind: "step_started", stepId }),
-      step_done: (stepId: number, outcomeJson: string) => post({ kind: "step_done", stepId, outcomeJson }),
-      overdue_step: () => Atomics.load(control, OVERDUE_STEP_CELL),
-    });
-    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/rlm')");
     pyodide.FS.mkdirTree("/home/pyodide/rlm");
     for (const [name, source] of message.pythonModules) {
       pyodide.FS.writeFile(`/home/pyodide/rlm/${name}.py`, source);
-      pyodide.pyimport(name);
     }
+    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/rlm')");
     runtime = pyodide.pyimport(message.pythonModules[0][0]);
+    runtime.configure(
+      message.timeoutMessage,
+      message.maxValueBytes,
+      () => Atomics.load(control, OVERDUE_STEP_CELL),
+    );
+    for (const [name] of message.pythonModules.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);
-    runtime.configure(message.timeoutMessage);
+    // The runtime has bound what it needs; agent code must not reach Pyodide's loaders, FS mounts
+    // or interrupt buffer.
+    pyodide.unregisterJsModule("pyodide_js");
+    runtime.forget_modules(["pyodide_js", "pyodide_js._api", "pyodide_js._module"]);
     post({ kind: "ready", loadMs: performance.now() - started });
   } catch (error) {
     post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });

@@ -1,0 +1,134 @@
+// Framing for the pipes between the engine and a REPL process. A frame is an 8-byte header (the
+// JSON message's length and the payload's length, u32 big-endian), the JSON message, then raw
+// payload bytes. Bulk data (a context, a step's outcome, a snapshot) travels as payload, never
+// escaped inside JSON. Both sides cap what they accept: a frame over the cap means the other side
+// is garbled, and the reader stops.
+
+const HEADER_BYTES = 8;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export type Frame<Message> = { message: Message; payload: Uint8Array };
+
+export class FrameError extends Error {}
+
+export function encodeFrame(message: unknown, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const json = encoder.encode(JSON.stringify(message));
+  const frame = new Uint8Array(HEADER_BYTES + json.length + payload.length);
+  const header = new DataView(frame.buffer);
+  header.setUint32(0, json.length);
+  header.setUint32(4, payload.length);
+  frame.set(json, HEADER_BYTES);
+  frame.set(payload, HEADER_BYTES + json.length);
+  return frame;
+}
+
+// Reads frames from a byte stream. Chunks are kept as a list and joined once per frame, so a
+// 100 MB payload costs one copy, not one per chunk.
+export class FrameReader<Message> {
+  private reader: ReadableStreamDefaultReader<Uint8Array>;
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+
+  constructor(stream: ReadableStream<Uint8Array>, private maxFrameBytes: number) {
+    this.reader = stream.getReader();
+  }
+
+  // The next frame, or null when the stream ends cleanly between frames. Throws FrameError when
+  // the stream breaks off mid-frame, a frame is over the cap, or its message is not JSON.
+  async next(): Promise<Frame<Message> | null> {
+    if (!(await this.fill(HEADER_BYTES))) {
+      if (this.buffered === 0) return null;
+      throw new FrameError("the stream ended inside a frame header");
+    }
+    const header = new DataView(this.take(HEADER_BYTES).buffer);
+    const jsonBytes = header.getUint32(0);
+    const payloadBytes = header.getUint32(4);
+    if (jsonBytes + payloadBytes > this.maxFrameBytes) {
+      throw new FrameError(`a frame of ${jsonBytes + payloadBytes} bytes is over the cap of ${this.maxFrameBytes}`);
+    }
+    if (!(await this.fill(jsonBytes + payloadBytes))) throw new FrameError("the stream ended inside a frame");
+    let message: Message;
+    try {
+      message = JSON.parse(decoder.decode(this.take(jsonBytes)));
+    } catch {
+      throw new FrameError("a frame's message is not JSON");
+    }
+    return { message, payload: this.take(payloadBytes) };
+  }
+
+  private async fill(bytes: number): Promise<boolean> {
+    while (this.buffered < bytes) {
+      const { value, done } = await this.reader.read();
+      if (done) return false;
+      this.chunks.push(value);
+      this.buffered += value.length;
+    }
+    return true;
+  }
+
+  private take(bytes: number): Uint8Array {
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= bytes) {
+      // The common case: the bytes lie within one chunk. Copied, so the frame owns its buffer.
+      const taken = first.slice(0, bytes);
+      if (first.length === bytes) this.chunks.shift();
+      else this.chunks[0] = first.subarray(bytes);
+      this.buffered -= bytes;
+      return taken;
+    }
+    const taken = new Uint8Array(bytes);
+    let filled = 0;
+    while (filled < bytes) {
+      const chunk = this.chunks[0];
+      const part = Math.min(bytes - filled, chunk.length);
+      taken.set(chunk.subarray(0, part), filled);
+      filled += part;
+      if (part === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(part);
+    }
+    this.buffered -= bytes;
+    return taken;
+  }
+}
+
+// Writes frames in order, coalescing those queued in the same turn of the event loop into one
+// write: a fan-out of a thousand children is a thousand small frames.
+export class FrameWriter {
+  private queued: Uint8Array[] = [];
+  private flushing: Promise<void> | null = null;
+  private broken = false;
+
+  constructor(private writer: WritableStreamDefaultWriter<Uint8Array>) {}
+
+  send(message: unknown, payload?: Uint8Array): void {
+    if (this.broken) return;
+    this.queued.push(encodeFrame(message, payload));
+    this.flushing ??= Promise.resolve().then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queued.length > 0 && !this.broken) {
+      const batch = this.queued;
+      this.queued = [];
+      const bytes = batch.length === 1 ? batch[0] : joined(batch);
+      try {
+        await this.writer.write(bytes);
+      } catch {
+        this.broken = true; // the other side is gone; whoever watches its exit reports why
+      }
+    }
+    this.flushing = null;
+  }
+}
+
+function joined(parts: Uint8Array[]): Uint8Array {
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  const whole = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.length;
+  }
+  return whole;
+}

@@ -1,0 +1,71 @@
+// Messages between the engine (pool.ts), a REPL process's supervisor (supervisor.ts) and its Pyodide
+// worker (worker.ts). The engine and the supervisor exchange frames (frames.ts): a JSON message and
+// a payload of raw bytes. The supervisor passes most messages on to the worker as they are.
+//
+// Everything that comes out of a REPL process is untrusted: agent code runs there and may forge or
+// garble any of it. The engine checks each message against its own record of what it placed there.
+
+// The worker's control block, a SharedArrayBuffer of Int32 cells shared by the supervisor and the
+// worker, read without waiting for the other's event loop.
+export const CONTROL_CELLS = 3;
+export const INTERRUPT_CELL = 0; // Pyodide's interrupt buffer: 2 = SIGINT
+export const HEARTBEAT_CELL = 1; // ms since the process started, written while the worker's loop is free
+export const OVERDUE_STEP_CELL = 2; // the step the engine wants stopped
+
+// Engine -> REPL process. The payload, where there is one, is named in the comment.
+export type ToReplProcess =
+  | {
+    kind: "init";
+    snapshotFile: string;
+    // Python modules to import, in order (name -> source); the first is the runtime itself.
+    pythonModules: [string, string][];
+    environmentJson: string;
+    timeoutMessage: string;
+    maxValueBytes: number;
+  }
+  | { kind: "make_snapshot" }
+  | { kind: "create_agent"; agentId: string; contextIsText: boolean; setupJson: string } // payload: context
+  | { kind: "run_step"; stepId: number; agentId: string; stepNumber: number; code: string }
+  | { kind: "overdue_step"; stepId: number } // past step_timeout_s: cancel it, or interrupt it
+  | { kind: "agent_reply"; requestId: number; replyJson: string }
+  | { kind: "drop_agent"; agentId: string };
+
+// REPL process -> engine.
+export type FromReplProcess =
+  | { kind: "status"; rssBytes: number } // the supervisor's heartbeat, sent on a timer
+  | { kind: "ready"; loadMs: number }
+  | { kind: "init_failed"; message: string }
+  | { kind: "snapshot" } // payload: the snapshot
+  | { kind: "agent_created"; agentId: string; error: string | null }
+  | { kind: "step_started"; stepId: number }
+  | { kind: "step_done"; stepId: number } // payload: the StepOutcome as JSON
+  // A call from agent code to the engine: a child agent (llm_query), a host function, an MCP tool...
+  | { kind: "agent_request"; requestId: number; agentId: string; requestKind: string }; // payload: JSON
+
+// Supervisor -> worker: what the engine sent, with the payload moved into the message.
+export type ToWorker =
+  | (Extract<ToReplProcess, { kind: "init" }> & { control: SharedArrayBuffer; clockOrigin: number })
+  | { kind: "make_snapshot" }
+  | {
+    kind: "create_agent";
+    agentId: string;
+    contextIsText: boolean;
+    setupJson: string;
+    contextBytes: Uint8Array;
+  }
+  | Extract<ToReplProcess, { kind: "run_step" | "agent_reply" | "drop_agent" }>
+  | { kind: "cancel_step"; stepId: number };
+
+// Worker -> supervisor: what goes on to the engine, with bulk data as a string or bytes to frame.
+export type FromWorker =
+  | Extract<FromReplProcess, { kind: "ready" | "init_failed" | "agent_created" | "step_started" }>
+  | { kind: "snapshot"; bytes: Uint8Array }
+  | { kind: "step_done"; stepId: number; outcomeJson: string }
+  | { kind: "agent_request"; requestId: number; agentId: string; requestKind: string; payloadJson: string };
+
+export type StepOutcome = {
+  stdout: string;
+  stderr: string;
+  error: string | null;
+  final_json: string | null;
+};

@@ -1,0 +1,161 @@
+// The engine's handle on one REPL process: a Deno process started with no permission beyond reading
+// Pyodide's files, the snapshot and the worker module, an empty environment, code generation from
+// strings disallowed and its JS heap capped. It speaks frames (frames.ts) over its stdin and stdout;
+// its stderr is kept only as a short tail for error messages. Whatever it sends is untrusted: a
+// frame over the cap or a malformed one ends the process.
+import { FrameReader, FrameWriter } from "./frames.ts";
+import type { FromReplProcess, ToReplProcess } from "./repl_messages.ts";
+
+// How the engine starts REPL processes; paths come from the Python host's start message.
+export type ReplLaunch = {
+  denoBinary: string;
+  configFile: string;
+  lockFile: string;
+  denoDir: string;
+  pyodideDir: string;
+};
+
+export type ReplProcessOptions = {
+  launch: ReplLaunch;
+  snapshotFile: string | null; // null: a process that only makes the snapshot
+  memoryLimitMb: number;
+  maxFrameBytes: number;
+};
+
+const SUPERVISOR_FILE = new URL("./supervisor.ts", import.meta.url).pathname;
+// The worker's module and its static imports: Deno checks read permission for a worker's graph.
+const WORKER_FILES = ["./worker.ts", "./repl_messages.ts"].map((file) => new URL(file, import.meta.url).pathname);
+const STDERR_TAIL_CHARS = 2000;
+
+export function replProcessCommand(options: ReplProcessOptions): Deno.Command {
+  const { launch, snapshotFile, memoryLimitMb } = options;
+  const readable = [launch.pyodideDir, ...WORKER_FILES, ...(snapshotFile === null ? [] : [snapshotFile])];
+  return new Deno.Command(launch.denoBinary, {
+    args: [
+      "run",
+      "--cached-only",
+      "--frozen",
+      "--no-remote",
+      "--no-prompt",
+      `--v8-flags=--disallow-code-generation-from-strings,--max-old-space-size=${memoryLimitMb}`,
+      "--config",
+      launch.configFile,
+      "--lock",
+      launch.lockFile,
+      `--allow-read=${readable.join(",")}`,
+      SUPERVISOR_FILE,
+    ],
+    clearEnv: true,
+    env: { DENO_DIR: launch.denoDir, DENO_NO_UPDATE_CHECK: "1", DENO_NO_PACKAGE_JSON: "1", NO_COLOR: "1" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+export class ReplProcess {
+  readonly ready: Promise<void>;
+  readonly ended: Promise<string>; // resolves with why the process ended
+  readonly spawnedAt = performance.now();
+  lastHeardAt = performance.now();
+  rssBytes = 0;
+  agentCount = 0;
+  private child: Deno.ChildProcess;
+  private writer: FrameWriter;
+  private isReady = false;
+  private waitingForReady: [ToReplProcess, Uint8Array | undefined][] = [];
+  private endReason: string | null = null;
+  private stderrTail = "";
+  private markReady: () => void = () => {};
+  private markFailed: (error: Error) => void = () => {};
+
+  constructor(
+    options: ReplProcessOptions,
+    private onMessage: (process: ReplProcess, message: FromReplProcess, payload: Uint8Array) => void,
+  ) {
+    this.child = replProcessCommand(options).spawn();
+    this.writer = new FrameWriter(this.child.stdin.getWriter());
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      this.markFailed = reject;
+    });
+    this.ready.catch(() => {}); // observed by whoever awaits it
+    this.readFrames(options.maxFrameBytes);
+    this.readStderr();
+    this.ended = this.child.status.then((status) => {
+      const why = this.endReason ??
+        `its REPL process exited (code ${status.code}${status.signal ? `, signal ${status.signal}` : ""})`;
+      this.endReason = why;
+      this.markFailed(new Error(`${why}${this.stderrNote()}`));
+      return why;
+    });
+  }
+
+  get alive(): boolean {
+    return this.endReason === null;
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  // Sends at once; for the first message (init or make_snapshot).
+  sendNow(message: ToReplProcess, payload?: Uint8Array): void {
+    this.writer.send(message, payload);
+  }
+
+  // Sends once the process is ready: nothing reaches an interpreter that is still starting.
+  send(message: ToReplProcess, payload?: Uint8Array): void {
+    if (!this.alive) return;
+    if (this.isReady) this.writer.send(message, payload);
+    else this.waitingForReady.push([message, payload]);
+  }
+
+  kill(why: string): void {
+    if (!this.alive) return;
+    this.endReason = why;
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  failStart(error: Error): void {
+    this.markFailed(error);
+  }
+
+  stderrNote(): string {
+    const tail = this.stderrTail.trim();
+    return tail ? `. Its last words: ${tail}` : "";
+  }
+
+  private async readFrames(maxFrameBytes: number): Promise<void> {
+    const reader = new FrameReader<FromReplProcess>(this.child.stdout, maxFrameBytes);
+    try {
+      for (let frame = await reader.next(); frame !== null; frame = await reader.next()) {
+        this.lastHeardAt = performance.now();
+        const message = frame.message;
+        if (message?.kind === "status") {
+          this.rssBytes = Number(message.rssBytes) || 0;
+        } else if (message?.kind === "ready") {
+          this.isReady = true;
+          for (const [queued, payload] of this.waitingForReady) this.writer.send(queued, payload);
+          this.waitingForReady = [];
+          this.markReady();
+        } else {
+          this.onMessage(this, message, frame.payload);
+        }
+      }
+    } catch (error) {
+      this.kill(`its REPL process sent a malformed message (${error instanceof Error ? error.message : error})`);
+    }
+  }
+
+  private async readStderr(): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of this.child.stderr) {
+      this.stderrTail = (this.stderrTail + decoder.decode(chunk, { stream: true })).slice(-STDERR_TAIL_CHARS);
+    }
+  }
+}

@@ -44,7 +44,7 @@ HOSTILE = (
 )
 RAW_SEQUENCES = ("\x1b]52", "\x1b[2J", "\x1bP", "\x9b", "\u202e", "\x07", "\x1b]8;")
 MARKUP = "[bold red]markup[/]"
-# Every character `printable` replaces: plain text output holds none of them.
+# Controls a terminal acts on: plain text output holds none of them.
 UNSAFE_CHARACTER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 REPOSITORY = Path(__file__).parent.parent
 CHILD_ID = "root.0 \x1b[2J\u202e"

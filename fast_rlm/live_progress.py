@@ -22,6 +22,7 @@ from rich.text import Text
 from fast_rlm.events import AgentEnd, AgentStart, CodeStep, HostCall, LlmCall, LlmRetry, LogEvent, RunEnd
 from fast_rlm.log_stats import format_cost, format_count, format_duration
 from fast_rlm.progress import FULL, format_usage
+from fast_rlm.terminal_text import printable
 
 REFRESHES_PER_SECOND = 8
 LATEST_LINE_CHARS = 160
@@ -169,7 +170,9 @@ def render_progress(run: RunProgress, level: int, now: float, max_rows: int | No
     (and at FULL a line with its latest code, output or host call). With `max_rows`, finished
     children are folded into one row per parent, then rows past the limit are cut."""
     rows = _visible_rows(run, max_rows)
-    cells = [_row_cells(row, now) for row in rows]
+    # Agent ids, retry reasons, error types and latest lines come from the engine's events, which
+    # carry what agent code and models wrote: only rows on screen are made printable, per frame.
+    cells = [[(printable(text), style) for text, style in _row_cells(row, now)] for row in rows]
     widths = list(_MIN_WIDTHS)
     for row_cells in cells:
         for column, (text, _) in enumerate(row_cells):
@@ -179,7 +182,7 @@ def render_progress(run: RunProgress, level: int, now: float, max_rows: int | No
         lines.append(_line(row_cells, widths))
         if level == FULL and isinstance(row, AgentProgress) and row.latest_line:
             indent = "  " * (row.depth + 1)
-            lines.append(_cropped(Text(f"{indent}│ {row.latest_line}", style="dim")))
+            lines.append(_cropped(Text(f"{indent}│ {printable(row.latest_line)}", style="dim")))
     return Group(*lines)
 
 
@@ -316,7 +319,9 @@ class LiveProgress:
 
     def failed(self, error: Exception) -> None:
         self.close()
-        self.console.print(f"failed: {type(error).__name__}: {error}", markup=False, soft_wrap=True)
+        self.console.print(
+            printable(f"failed: {type(error).__name__}: {error}"), markup=False, soft_wrap=True
+        )
 
     def close(self) -> None:
         """Draws the last frame and gives the terminal back (cursor shown); safe to call twice."""

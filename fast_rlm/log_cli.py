@@ -11,6 +11,7 @@ from fast_rlm.errors import LogFileError
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_render import RENDER_FORMATS, render
 from fast_rlm.log_stats import format_report
+from fast_rlm.terminal_text import printable
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         text = render(index, args.render)
         for notice in index.notices:
-            print(f"fast-rlm-log: {args.log_file}: {notice}", file=sys.stderr)
+            print(printable(f"fast-rlm-log: {args.log_file}: {notice}"), file=sys.stderr)
         if not args.output:
             sys.stdout.write(text)
             return EXIT_OK

@@ -7,6 +7,7 @@ import html
 
 from fast_rlm.log_reader import ACTIVITY_LLM, AgentRecord, LogIndex
 from fast_rlm.log_stats import format_cost, format_duration, format_totals, run_totals
+from fast_rlm.terminal_text import printable
 
 RENDER_FORMATS = ("mermaid", "dot", "gantt-html")
 STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "unfinished": "#757575"}
@@ -189,4 +190,6 @@ def _agent_tooltip(record: AgentRecord) -> str:
 
 def render(index: LogIndex, format_name: str) -> str:
     renderers = {"mermaid": render_mermaid, "dot": render_dot, "gantt-html": render_gantt_html}
-    return renderers[format_name](index)
+    # Once, on the whole picture: it may go to a terminal (no -o), and a bidi override reorders an
+    # HTML page as it does a terminal line. The stand-ins need no escaping in any of the formats.
+    return printable(renderers[format_name](index))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from fast_rlm.events import ErrorInfo
 from fast_rlm.log_reader import AgentRecord, LogIndex
+from fast_rlm.terminal_text import printable
 
 NOT_AVAILABLE = "n/a"
 
@@ -178,4 +179,5 @@ def format_report(index: LogIndex) -> str:
     notices = index.notices
     if notices:
         lines += ["", "notices:"] + [f"  {notice}" for notice in notices]
-    return "\n".join(lines)
+    # Once, on the whole report: models, queries, errors and agent ids come from the log.
+    return printable("\n".join(lines))

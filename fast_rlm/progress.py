@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent
+from fast_rlm.terminal_text import printable
 
 SILENT, SUMMARY, FULL = 0, 1, 2
 _NAMED_LEVELS = {"silent": SILENT, "summary": SUMMARY, "full": FULL}
@@ -70,7 +71,8 @@ class ProgressPrinter:
         self.stream = stream or sys.stderr
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        # Every line goes out here, and most carry text from agent code or a model.
+        print(printable(text), file=self.stream, flush=True)
 
     def show(self, event: LogEvent) -> None:
         if self.level == SILENT:

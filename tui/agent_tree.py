@@ -14,12 +14,14 @@ from textual.widgets.tree import TreeNode
 
 from fast_rlm.log_reader import AgentRecord, LogIndex, LogUpdate, agent_sort_key
 from fast_rlm.log_stats import format_cost
+from fast_rlm.terminal_text import printable_fields
 
 STATUS_ICONS = {"done": "✓", "failed": "✗", "running": "●", "unfinished": "?"}
 STATUS_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "unfinished": "dim"}
 
 
 def agent_label(record: AgentRecord) -> Text:
+    record = printable_fields(record)  # agent ids, like everything else, are read from the log
     label = Text.assemble(
         (STATUS_ICONS[record.status] + " ", STATUS_STYLES[record.status]),
         (record.agent_id, "bold" if record.depth == 0 else ""),

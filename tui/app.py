@@ -18,6 +18,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 from fast_rlm.errors import LogFileError
 from fast_rlm.log_reader import LogIndex, SearchHit
 from fast_rlm.log_stats import format_totals, run_totals
+from fast_rlm.terminal_text import printable
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
 from tui.steps import AgentSteps
@@ -100,7 +101,7 @@ class LogViewerApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.index.path.name
+        self.sub_title = printable(self.index.path.name)
         self._show_totals()
         self._show_status()
         self.query_one(AgentTree).focus()
@@ -282,7 +283,8 @@ class LogViewerApp(App[None]):
 
     def action_notices(self) -> None:
         notices = self.index.notices
-        body = Text("\n".join(str(notice) for notice in notices) if notices else "The log reads cleanly.")
+        # Notices quote the log (agent ids, event types).
+        body = Text(printable("\n".join(map(str, notices))) if notices else "The log reads cleanly.")
         self.push_screen(InfoScreen(f"What the log says about itself ({len(notices)} notices)", body))
 
     # Status lines ------------------------------------------------------------------------------
@@ -297,8 +299,12 @@ class LogViewerApp(App[None]):
         notices = self.index.notices
         if notices:
             more = f" (+{len(notices) - 1} more)" if len(notices) > 1 else ""
-            text.append(f"\n⚠ {notices[0]}{more} · i lists them", "yellow")
+            text.append(printable(f"\n⚠ {notices[0]}{more} · i lists them"), "yellow")
         self.query_one("#totals", Static).update(text)
+
+    def validate_status_message(self, message: str) -> str:
+        # Status messages quote agent ids, error summaries and search text: printable by construction.
+        return printable(message)
 
     def watch_status_message(self, message: str) -> None:
         self._show_status()

@@ -19,6 +19,7 @@ from fast_rlm.errors import LogFileError
 from fast_rlm.events import AgentEnd, HostCall
 from fast_rlm.log_reader import LogIndex, Turn
 from fast_rlm.log_stats import format_cost, format_count, format_duration
+from fast_rlm.terminal_text import printable_fields
 from tui.agent_tree import STATUS_STYLES
 
 TURNS_PER_PAGE = 20
@@ -69,7 +70,9 @@ class TurnView(Vertical):
 
     def __init__(self, turn: Turn, needle: str) -> None:
         super().__init__(classes="turn")
-        self.turn = turn
+        # Every text of a turn was written by a model or agent code: made printable here, once, so
+        # each field shown (and any added later) is.
+        self.turn = printable_fields(turn)
         self.needle = needle
 
     def compose(self):
@@ -244,7 +247,7 @@ class AgentSteps(VerticalScroll):
 
     def _header(self) -> RenderableType:
         assert self.agent_id is not None
-        record = self.index.agents[self.agent_id]
+        record = printable_fields(self.index.agents[self.agent_id])
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
@@ -252,8 +255,9 @@ class AgentSteps(VerticalScroll):
             "agent",
             Text.assemble((record.agent_id, "bold"), "  ", (record.status, STATUS_STYLES[record.status])),
         )
+        # A str cell of a rich Table is read as markup; a model name is not to be.
         table.add_row(
-            "model", f"{record.model or '?'} · depth {record.depth} · parent {record.parent_id or '-'}"
+            "model", Text(f"{record.model or '?'} · depth {record.depth} · parent {record.parent_id or '-'}")
         )
         if record.instruction:
             table.add_row("instruction", highlighted(record.instruction, self.needle))
@@ -270,7 +274,7 @@ class AgentSteps(VerticalScroll):
         usage += [f"cost {format_cost(record.cost)}", format_duration(record.duration_s)]
         table.add_row("usage", " · ".join(usage))
         try:
-            end = self.index.agent_end_event(self.agent_id) if record.finished else None
+            end = printable_fields(self.index.agent_end_event(self.agent_id)) if record.finished else None
         except LogFileError:
             end = None  # the turns were just read; a file rewritten since shows on the next read
         if isinstance(end, AgentEnd) and "result" in end.model_fields_set:

@@ -15,6 +15,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fast_rlm.log_reader import ACTIVITY_LLM, LogIndex
+from fast_rlm.terminal_text import printable
 
 LABEL_WIDTH = 24
 LIFETIME, LLM, CODE, EMPTY = "─", "█", "▆", " "
@@ -103,7 +104,8 @@ class Timeline(ScrollView, can_focus=True):
         if row >= len(self.rows) or width <= 0:
             return Strip.blank(width, self.rich_style)
         record = self.index.agents[self.rows[row]]
-        label = ("  " * record.depth + record.agent_id)[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
+        # Segments go to the terminal as they are: the agent id, read from the log, is made printable.
+        label = ("  " * record.depth + printable(record.agent_id))[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
         chart_width = max(width - LABEL_WIDTH, 1)
         start, end = self._time_span()
         seconds_per_cell = (end - start) / chart_width

@@ -19,4 +19,5 @@ export type EngineConfig = {
   step_timeout_s: number;
   run_timeout_s: number | null;
   mcp_timeout_s: number;
+  schema_timeout_s: number;
 };

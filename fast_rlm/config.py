@@ -79,6 +79,7 @@ class RLMConfig(BaseModel):
     step_timeout_s: float = Field(default_factory=lambda: _packaged("step_timeout_s"), gt=0)
     run_timeout_s: float | None = Field(default_factory=lambda: _packaged("run_timeout_s"), gt=0)
     mcp_timeout_s: float = Field(default_factory=lambda: _packaged("mcp_timeout_s"), gt=0)
+    schema_timeout_s: float = Field(default_factory=lambda: _packaged("schema_timeout_s"), gt=0)
 
     @classmethod
     def default(cls) -> RLMConfig:

@@ -101,7 +101,11 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
       if (outcome.final_json !== null) {
         const value = JSON.parse(outcome.final_json);
         if (agent.outputSchema === null) return value;
-        const violations = await schemaViolations(agent.outputSchema, value);
+        const violations = await schemaViolations(
+          agent.outputSchema,
+          outcome.final_json,
+          config.schema_timeout_s,
+        );
         if (violations.length === 0) return value;
         lastRejected = { value, violations };
         schemaNote = finalRejectedObservation(violations);

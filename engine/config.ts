@@ -21,4 +21,5 @@ export type EngineConfig = {
   mcp_timeout_s: number;
   repl_memory_mb: number;
   max_value_mb: number;
+  schema_timeout_s: number;
 };

@@ -212,7 +212,7 @@ export class Run {
         `max_depth=${this.config.max_depth} reached: agent ${parentId} cannot start helpers; do the work in its own code`,
       );
     }
-    if (request.schema !== null) await checkSchema(request.schema);
+    if (request.schema !== null) await checkSchema(request.schema, this.config.schema_timeout_s);
     const toolNames = new Set(request.tools ?? []);
     const known = new Set([...parent.tools, ...parent.hostFunctions].map((fn) => fn.name));
     const unknownTools = [...toolNames].filter((name) => !known.has(name));

@@ -81,6 +81,7 @@ class RLMConfig(BaseModel):
     mcp_timeout_s: float = Field(default_factory=lambda: _packaged("mcp_timeout_s"), gt=0)
     repl_memory_mb: int = Field(default_factory=lambda: _packaged("repl_memory_mb"), ge=256)
     max_value_mb: float = Field(default_factory=lambda: _packaged("max_value_mb"), gt=0, le=1024)
+    schema_timeout_s: float = Field(default_factory=lambda: _packaged("schema_timeout_s"), gt=0)
 
     @classmethod
     def default(cls) -> RLMConfig:

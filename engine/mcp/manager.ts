@@ -119,7 +119,7 @@ export class McpManager {
         return await recorded(record, name, async () => {
           const connection = await use(request.server);
           const tool = findTool(request.server, connection, request.tool);
-          await checkArguments(request.server, tool, request.arguments);
+          await checkArguments(request.server, tool, request.arguments, this.timeoutSeconds);
           const result = await this.ask(
             connection,
             request.server,
@@ -320,13 +320,19 @@ function findTool(server: string, connection: Connection, name: string): Tool {
   throw unavailableError(`MCP server ${server} has no tool ${JSON.stringify(name)}; its tools: ${names}`);
 }
 
-async function checkArguments(server: string, tool: Tool, args: Record<string, unknown>): Promise<void> {
+// The check is part of the MCP request, so mcp_timeout_s bounds it too.
+async function checkArguments(
+  server: string,
+  tool: Tool,
+  args: Record<string, unknown>,
+  timeoutSeconds: number,
+): Promise<void> {
   // The SDK's servers written with zod declare draft-07; the validator reads 2020-12, and the
   // keywords tools use mean the same in both.
   const { $schema: _draft, ...schema } = tool.inputSchema as Record<string, unknown>;
   let violations: string[];
   try {
-    violations = await schemaViolations(schema, args);
+    violations = await schemaViolations(schema, JSON.stringify(args), timeoutSeconds, "mcp_timeout_s");
   } catch {
     return; // a schema the validator cannot compile: the server checks its own arguments
   }

@@ -19,6 +19,7 @@ from fast_rlm.errors import ConfigError, FastRLMError, QueryError
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_stats import format_report
 from fast_rlm.run import run
+from fast_rlm.terminal_text import printable
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -52,7 +53,7 @@ def _run_query(argv: list[str]) -> int:
         verbosity=verbosity,
         log_dir=args.log_dir,
     )
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(printable(json.dumps(result, indent=2, ensure_ascii=False)))
     return 0
 
 
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             return commands[argv[0]](argv[1:])
         return _run_query(argv)
     except FastRLMError as error:
-        print(f"fast-rlm: {type(error).__name__}: {error}", file=sys.stderr)
+        print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
         if error.log_file:
             print(f"log: {error.log_file}", file=sys.stderr)
         return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED

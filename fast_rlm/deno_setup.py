@@ -16,7 +16,7 @@ from pathlib import Path
 from fast_rlm.errors import EngineStartError
 from fast_rlm.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
 
-ENGINE_ENTRYPOINTS = ("main.ts", "repl/worker.ts", "schema_validator_worker.ts")
+ENGINE_ENTRYPOINTS = ("main.ts", "repl/supervisor.ts", "repl/worker.ts", "schema_validator_worker.ts")
 
 
 def deno_binary() -> str:

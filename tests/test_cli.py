@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from fast_rlm.scripted_model import repl
 from tests import scripted_server as scenarios
 
 
@@ -56,3 +57,16 @@ def test_missing_key_exits_2(isolated_workdir):
     completed = _command("q")
     assert completed.returncode == 2
     assert "RLM_MODEL_API_KEY" in completed.stderr
+
+
+def test_query_command_prints_control_characters_from_results_as_visible_stand_ins(scripted_server):
+    server = scripted_server(lambda request: repl('FINAL("\\x9b2J cleared \\u202e reversed")'))
+    completed = _command(
+        "q",
+        "--verbosity",
+        "0",
+        env={"RLM_MODEL_API_KEY": "cli-key-0000", "RLM_MODEL_BASE_URL": server.base_url},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "\x9b" not in completed.stdout and "\u202e" not in completed.stdout
+    assert json.loads(completed.stdout)["results"] == "⟨U+009B⟩2J cleared ⟨U+202E⟩ reversed"

@@ -217,8 +217,9 @@ class EngineRun:
                 _kill_process_group(process)
                 raise EngineCrashError(
                     f"The engine sent a message over {self._line_cap_bytes // BYTES_PER_MB} MB "
-                    f"({LINE_CAP_VALUE_MULTIPLE} x max_value_mb + {LINE_CAP_OVERHEAD_BYTES // BYTES_PER_MB} MB); "
-                    "it was stopped. Raise max_value_mb if your results are that large.",
+                    f"({LINE_CAP_VALUE_MULTIPLE} x max_value_mb + "
+                    f"{LINE_CAP_OVERHEAD_BYTES // BYTES_PER_MB} MB); it was stopped. "
+                    "Raise max_value_mb if your results are that large.",
                     log_file=str(self._log_file),
                 )
             message = self._authentic(line)

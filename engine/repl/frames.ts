@@ -45,7 +45,9 @@ export class FrameReader<Message> {
     const jsonBytes = header.getUint32(0);
     const payloadBytes = header.getUint32(4);
     if (jsonBytes + payloadBytes > this.maxFrameBytes) {
-      throw new FrameError(`a frame of ${jsonBytes + payloadBytes} bytes is over the cap of ${this.maxFrameBytes}`);
+      throw new FrameError(
+        `a frame of ${jsonBytes + payloadBytes} bytes is over the cap of ${this.maxFrameBytes}`,
+      );
     }
     if (!(await this.fill(jsonBytes + payloadBytes))) throw new FrameError("the stream ended inside a frame");
     let message: Message;

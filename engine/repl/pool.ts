@@ -87,11 +87,15 @@ export async function ensureSnapshot(launch: ReplLaunch, snapshotFile: string): 
       { launch, snapshotFile: null, memoryLimitMb: 2048, maxFrameBytes: 2 ** 32 - 1 },
       (_process, message, payload) => {
         if (message.kind === "snapshot") resolve(payload);
-        else if (message.kind === "init_failed") reject(replError(`cannot make the interpreter snapshot: ${message.message}`));
+        else if (message.kind === "init_failed") {
+          reject(replError(`cannot make the interpreter snapshot: ${message.message}`));
+        }
         maker.kill("the snapshot is made");
       },
     );
-    maker.ended.then((why) => reject(replError(`cannot make the interpreter snapshot: ${why}${maker.stderrNote()}`)));
+    maker.ended.then((why) =>
+      reject(replError(`cannot make the interpreter snapshot: ${why}${maker.stderrNote()}`))
+    );
     maker.sendNow({ kind: "make_snapshot" });
   });
   const temporary = `${snapshotFile}.${crypto.randomUUID()}.tmp`;
@@ -143,7 +147,8 @@ export class ReplPool {
       snapshotFile: this.options.snapshotFile,
       pythonModules: PYTHON_MODULES,
       environmentJson: JSON.stringify(this.options.environment),
-      timeoutMessage: `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +
+      timeoutMessage:
+        `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +
         `waiting on helpers is not counted) and was stopped. Make each step do less.`,
       maxValueBytes: this.options.maxValueBytes,
     };
@@ -195,7 +200,9 @@ export class ReplPool {
     const placed: PlacedAgent = { process, contextBytes, contextIsText, setupJson: JSON.stringify(setup) };
     this.agents.set(agentId, placed);
     process.agentCount += 1;
-    const created = new Promise<void>((resolve, reject) => this.pendingCreates.set(agentId, { resolve, reject }));
+    const created = new Promise<void>((resolve, reject) =>
+      this.pendingCreates.set(agentId, { resolve, reject })
+    );
     this.sendCreate(agentId, placed);
     await created;
   }
@@ -210,7 +217,9 @@ export class ReplPool {
       if (!this.failedToStart.has(process)) return;
       const pending = this.pendingCreates.get(agentId);
       this.pendingCreates.delete(agentId);
-      return pending?.reject(replError(`agent ${agentId}'s REPL could not start: ${(error as Error).message}`));
+      return pending?.reject(
+        replError(`agent ${agentId}'s REPL could not start: ${(error as Error).message}`),
+      );
     }
     if (placed.process !== process || placed.contextBytes === null) return;
     const message: ToReplProcess = {
@@ -228,7 +237,8 @@ export class ReplPool {
     if (this.snapshotNote === null) {
       try {
         Deno.removeSync(this.options.snapshotFile);
-        this.snapshotNote = `. The interpreter snapshot ${this.options.snapshotFile} was removed; the next run ` +
+        this.snapshotNote =
+          `. The interpreter snapshot ${this.options.snapshotFile} was removed; the next run ` +
           `makes a new one.`;
       } catch {
         this.snapshotNote = "";
@@ -340,7 +350,11 @@ export class ReplPool {
     } else {
       this.pauseClock(step);
       try {
-        replyJson = await this.onAgentRequest(request.agentId, request.requestKind, new TextDecoder().decode(payload));
+        replyJson = await this.onAgentRequest(
+          request.agentId,
+          request.requestKind,
+          new TextDecoder().decode(payload),
+        );
       } finally {
         this.resumeClock(step);
       }
@@ -366,7 +380,9 @@ export class ReplPool {
       const rssMb = process.rssBytes / BYTES_PER_MB;
       if (rssMb > this.options.memoryLimitMb) {
         process.kill(
-          `its REPL process used ${Math.round(rssMb)} MB, over repl_memory_mb=${this.options.memoryLimitMb}. ` +
+          `its REPL process used ${
+            Math.round(rssMb)
+          } MB, over repl_memory_mb=${this.options.memoryLimitMb}. ` +
             `Hold less in memory at once, or raise repl_memory_mb in the config`,
         );
       } else if (now - process.lastHeardAt > SILENCE_LIMIT_MS) {

@@ -24,7 +24,9 @@ export type ReplProcessOptions = {
 
 const SUPERVISOR_FILE = new URL("./supervisor.ts", import.meta.url).pathname;
 // The worker's module and its static imports: Deno checks read permission for a worker's graph.
-const WORKER_FILES = ["./worker.ts", "./repl_messages.ts"].map((file) => new URL(file, import.meta.url).pathname);
+const WORKER_FILES = ["./worker.ts", "./repl_messages.ts"].map((file) =>
+  new URL(file, import.meta.url).pathname
+);
 const STDERR_TAIL_CHARS = 2000;
 
 export function replProcessCommand(options: ReplProcessOptions): Deno.Command {
@@ -148,7 +150,9 @@ export class ReplProcess {
         }
       }
     } catch (error) {
-      this.kill(`its REPL process sent a malformed message (${error instanceof Error ? error.message : error})`);
+      this.kill(
+        `its REPL process sent a malformed message (${error instanceof Error ? error.message : error})`,
+      );
     }
   }
 

@@ -39,7 +39,10 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       return toEngine.send({ kind: "snapshot" }, message.bytes);
     case "step_done":
       stopInterrupting(message.stepId);
-      return toEngine.send({ kind: "step_done", stepId: message.stepId }, encoder.encode(message.outcomeJson));
+      return toEngine.send(
+        { kind: "step_done", stepId: message.stepId },
+        encoder.encode(message.outcomeJson),
+      );
     case "agent_request": {
       const { requestId, agentId, requestKind, payloadJson } = message;
       return toEngine.send(

@@ -7,12 +7,26 @@
 // allow-listed globals object, Pyodide's own JS API is unregistered once the runtime is set up, and
 // the storage APIs (the only writes Deno makes without a permission check) are removed.
 import { loadPyodide, type PyodideAPI } from "pyodide";
-import { CONTROL_CELLS, type FromWorker, HEARTBEAT_CELL, OVERDUE_STEP_CELL, type ToWorker } from "./repl_messages.ts";
+import {
+  CONTROL_CELLS,
+  type FromWorker,
+  HEARTBEAT_CELL,
+  OVERDUE_STEP_CELL,
+  type ToWorker,
+} from "./repl_messages.ts";
 
 const HEARTBEAT_INTERVAL_MS = 20;
 // Sealed before Pyodide loads: storage that would outlive the process, nested workers (a fresh
 // realm), and this process's stdio (the supervisor's pipes to the engine).
-const SEALED_GLOBALS = ["caches", "CacheStorage", "Cache", "localStorage", "sessionStorage", "indexedDB", "Worker"];
+const SEALED_GLOBALS = [
+  "caches",
+  "CacheStorage",
+  "Cache",
+  "localStorage",
+  "sessionStorage",
+  "indexedDB",
+  "Worker",
+];
 const SEALED_DENO_MEMBERS = ["stdin", "stdout", "stderr", "openKv"];
 
 let pyodide: PyodideAPI;
@@ -52,7 +66,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         runtime.start_step(message.stepId, message.agentId, message.stepNumber, message.code, reporter);
       } catch (failure) {
         // The agent's namespace is gone (dropped) or the runtime broke: the step fails, typed.
-        const error = `the REPL could not run the step: ${failure instanceof Error ? failure.message : failure}`;
+        const error = `the REPL could not run the step: ${
+          failure instanceof Error ? failure.message : failure
+        }`;
         reporter.done(JSON.stringify({ stdout: "", stderr: "", error, final_json: null }));
       }
       return;
@@ -100,7 +116,19 @@ function stepReporter(stepId: number) {
 // What Python's `js` module shows: plain data types and promises, nothing that reaches Deno, the
 // process or storage.
 function allowedJsGlobals(): Record<string, unknown> {
-  const names = ["Object", "Array", "Promise", "JSON", "Math", "Number", "String", "Boolean", "Date", "Map", "Set"];
+  const names = [
+    "Object",
+    "Array",
+    "Promise",
+    "JSON",
+    "Math",
+    "Number",
+    "String",
+    "Boolean",
+    "Date",
+    "Map",
+    "Set",
+  ];
   const allowed: Record<string, unknown> = {};
   for (const name of [...names, "Error", "Uint8Array", "ArrayBuffer", "WeakRef"]) {
     allowed[name] = (globalThis as Record<string, unknown>)[name];

@@ -113,6 +113,7 @@ export class ReplPool {
   private nextStepId = 0;
   private snapshotNote: string | null = null;
   private shuttingDown = false;
+  private lastWatchAt = performance.now();
   private readonly watchdog: ReturnType<typeof setInterval>;
 
   constructor(private options: PoolOptions, private onAgentRequest: AgentRequestHandler) {
@@ -375,6 +376,12 @@ export class ReplPool {
 
   private watch(): void {
     const now = performance.now();
+    // If this isolate itself was busy (a huge context parsed, a loaded machine), the frames that
+    // arrived meanwhile are still unread: silence is not the processes' fault.
+    if (now - this.lastWatchAt > SILENCE_LIMIT_MS / 2) {
+      for (const process of this.processes) process.lastHeardAt = now;
+    }
+    this.lastWatchAt = now;
     for (const process of this.processes) {
       if (!process.alive || this.failedToStart.has(process)) continue;
       const rssMb = process.rssBytes / BYTES_PER_MB;

@@ -274,6 +274,12 @@ def probe_runner(tmp_path_factory: pytest.TempPathFactory):
         runner.close()
 
 
+def repl_lost(agent_id: str) -> str:
+    """How a helper whose REPL process died ends, as its parent sees it: an interpreter's fatal error
+    ends its worker, and the supervisor then ends the process (exit code 70)."""
+    return f"LLMQueryError: ReplError: agent {agent_id}'s REPL was lost: its REPL process exited (code 70)"
+
+
 def outcome_value(outcome: str) -> str:
     """The value part of an "ALLOWED: <value>" outcome."""
     assert outcome.startswith("ALLOWED: "), outcome

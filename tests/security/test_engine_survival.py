@@ -16,12 +16,13 @@ from tests.security.conftest import (
     assert_no_secret_exposed,
     assert_nothing_left_loopback,
     assert_run_completed_with_legit_steps,
+    repl_lost,
 )
 
 SELF_KILLS = {
-    "os.kill(own pid, SIGKILL)": "import signal\nawait probe('kill', lambda: os.kill(os.getpid(), signal.SIGKILL))",
+    "os.kill(own pid, SIGKILL)": "await probe('kill', lambda: os.kill(os.getpid(), 9))",
     "os._exit(3)": "await probe('exit', lambda: os._exit(3))",
-    "faulthandler._sigsegv()": "import faulthandler\nawait probe('segfault', lambda: faulthandler._sigsegv())",
+    "faulthandler._sigsegv()": "import faulthandler\nawait probe('fault', lambda: faulthandler._sigsegv())",
 }
 # After the kills, a helper on the replacement process works normally.
 CONTROL_CHILD = {"control": "await probe('sum', lambda: sum(range(10)))"}
@@ -61,9 +62,8 @@ def test_exit_attempt_has_no_effect(survival_run, probe):
 
 @pytest.mark.parametrize("attempt", SELF_KILLS)
 def test_a_helper_ending_its_own_repl_process_fails_with_a_typed_error(survival_run, attempt):
-    outcome = survival_run.outcomes[attempt]
-    assert outcome.startswith("LLMQueryError: ReplError: agent root."), outcome
-    assert outcome.endswith("'s REPL was lost: its REPL process exited (code 70)"), outcome
+    helper_id = f"root.{list(SELF_KILLS).index(attempt)}"  # helpers are numbered in start order
+    assert survival_run.outcomes[attempt] == repl_lost(helper_id)
     # The helper's step never got as far as recording an outcome of its own.
     assert not any(name.startswith(attempt + " / ") for name in survival_run.outcomes)
 
@@ -76,9 +76,7 @@ def test_the_replacement_process_serves_the_next_helper(survival_run):
 def test_the_run_finishes_normally_after_exit_attempts(survival_run):
     # The root agent's namespace lived through every kill: its FINAL step reads `outcomes` from its
     # first step.
-    assert sorted(survival_run.outcomes) == sorted(
-        [*EXPECTED, *SELF_KILLS, *CONTROL_CHILD, "control / sum"]
-    )
+    assert sorted(survival_run.outcomes) == sorted([*EXPECTED, *SELF_KILLS, *CONTROL_CHILD, "control / sum"])
     assert_no_secret_exposed(survival_run)
     assert_nothing_left_loopback(survival_run)
     assert_run_completed_with_legit_steps(survival_run)

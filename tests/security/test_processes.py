@@ -20,6 +20,7 @@ from tests.security.conftest import (
     assert_no_secret_exposed,
     assert_nothing_left_loopback,
     assert_run_completed_with_legit_steps,
+    repl_lost,
 )
 
 PROBES = """
@@ -61,7 +62,7 @@ EXPECTED = {
     "socket.gethostname()": "ALLOWED: emscripten",
     # Refused by the REPL process's permissions, which crashes the interpreter: the helper's process
     # is replaced and the helper fails, typed.
-    "os.system(sh)": "LLMQueryError: ReplError: agent root.0's REPL was lost: its REPL process exited (code 70)",
+    "os.system(sh)": repl_lost("root.0"),
 }
 
 
@@ -105,4 +106,3 @@ def test_the_agent_keeps_working(processes_run):
     assert_no_secret_exposed(processes_run)
     assert_nothing_left_loopback(processes_run)
     assert_run_completed_with_legit_steps(processes_run)
-

@@ -186,6 +186,7 @@ class ProbeRunner:
         self._probe_code = ""
         self._child_probes: dict[str, str] = {}
         self._on_call: Callable[[int, dict[str, Any]], None] | None = None
+        self._on_call_errors: list[Exception] = []
         monkeypatch.chdir(work_dir)
         monkeypatch.delenv("RLM_MODEL_API_KEY", raising=False)
         monkeypatch.delenv("RLM_MODEL_BASE_URL", raising=False)
@@ -202,7 +203,10 @@ class ProbeRunner:
             return repl(PROBE_PRELUDE + "\n" + code + "\nFINAL(outcomes)")
         call = call_number(request)
         if self._on_call is not None:
-            self._on_call(call, request)
+            try:
+                self._on_call(call, request)
+            except Exception as error:  # raised again by run(): here it would only drop the connection
+                self._on_call_errors.append(error)
         if call == 1:
             return repl(PROBE_PRELUDE + "\n" + self._probe_code)
         if call == 2:
@@ -223,6 +227,7 @@ class ProbeRunner:
         self._probe_code = probe_code
         self._child_probes = child_probes or {}
         self._on_call = on_call
+        self._on_call_errors = []
         first_request = self.server.request_count
         stray_lines: list[str] = []
         tokens: set[str] = set()
@@ -238,6 +243,8 @@ class ProbeRunner:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(EngineRun, "_authentic", recording_authentic)
             result = fast_rlm.run(query, config=self.config(workers), verbosity=0, log_dir=self.work_dir)
+        if self._on_call_errors:
+            raise self._on_call_errors[0]
         results = result["results"]
         requests = self.server.requests[first_request:]
         return ProbeRun(

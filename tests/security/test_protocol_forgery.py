@@ -29,7 +29,10 @@ def forged(channel):
 
 
 # A nested worker would be a fresh realm; its source can only be a string, which must not run.
-NESTED_WORKER = "new Worker(URL.createObjectURL(new Blob([%s])), {type: 'module'})"
+def nested_worker_source(line):
+    logging = json.dumps("console.log(%s)" % json.dumps(line))
+    return "new Worker(URL.createObjectURL(new Blob([%s])), {type: 'module'})" % logging
+
 
 await probe("print", lambda: print(forged("print"), end=""))
 await probe("sys.__stdout__.write", lambda: sys.__stdout__.write(forged("sys.__stdout__.write")))
@@ -44,12 +47,12 @@ await probe(
 await probe("nested Worker (constructor)", lambda: js.Worker.new("data:text/javascript,"))
 await probe(
     "nested Worker's console.log",
-    lambda: js.Object.constructor(NESTED_WORKER % json.dumps("console.log(%r)" % forged("nested Worker")))(),
+    lambda: js.Object.constructor(nested_worker_source(forged("nested Worker's console.log")))(),
 )
 """
 
 # Every channel, with the exact outcome of the attempt.
-SEALED_CHANNELS = {
+CHANNELS = {
     "print": "ALLOWED: None",  # captured into the agent's own observation
     "sys.__stdout__.write": "ALLOWED: ",  # Pyodide's own stdout, which the worker silences
     "os.write(1)": "ALLOWED: ",
@@ -73,12 +76,12 @@ def stray_lines_from(run, channel: str) -> list[str]:
     return [line for line in run.stray_stdout_lines if f"forged via {channel}" in line]
 
 
-@pytest.mark.parametrize("channel", SEALED_CHANNELS)
-def test_sealed_channel_attempt_has_the_expected_outcome(forgery_run, channel):
-    assert forgery_run.outcomes[channel].startswith(SEALED_CHANNELS[channel]), forgery_run.outcomes[channel]
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_channel_attempt_has_the_expected_outcome(forgery_run, channel):
+    assert forgery_run.outcomes[channel].startswith(CHANNELS[channel]), forgery_run.outcomes[channel]
 
 
-@pytest.mark.parametrize("channel", SEALED_CHANNELS)
+@pytest.mark.parametrize("channel", CHANNELS)
 def test_nothing_written_reaches_the_engine_stdout(forgery_run, channel):
     assert channel in forgery_run.outcomes
     assert stray_lines_from(forgery_run, channel) == []
@@ -91,7 +94,7 @@ def test_print_goes_to_the_agents_own_observation(forgery_run):
 def test_the_real_result_comes_back_not_a_forged_one(forgery_run):
     results = forgery_run.result["results"]
     assert isinstance(results, dict) and results["after"] == 45
-    assert sorted(results["outcomes"]) == sorted(SEALED_CHANNELS)
+    assert sorted(results["outcomes"]) == sorted(CHANNELS)
     assert "forged via" not in json.dumps(forgery_run.result["usage"])
     log_end = json.loads(forgery_run.log_text.splitlines()[-1])
     assert log_end["event"] == "run_end" and log_end["results"] == results

@@ -34,6 +34,7 @@ await probe("process.exit(1)", lambda: js.process.exit(1))
 await probe("Deno.kill(Deno.pid, 'SIGKILL')", lambda: js.Deno.kill(js.Deno.pid, "SIGKILL"))
 await probe("Function('Deno.exit(1)')", lambda: js.Object.constructor("Deno.exit(1)")())
 await probe("forged step_done via postMessage", lambda: js.postMessage(js.Object.new()))
+await probe("import _rlm_host (the former host channel)", lambda: __import__("_rlm_host"))
 await probe("sys.exit(1)", lambda: sys.exit(1))
 """
 PROBES += "".join(f"await probe_child({name!r})\n" for name in [*SELF_KILLS, *CONTROL_CHILD])
@@ -46,6 +47,7 @@ EXPECTED = {
     "Deno.kill(Deno.pid, 'SIGKILL')": "AttributeError: Deno",
     "Function('Deno.exit(1)')": CODE_GENERATION_REFUSED,
     "forged step_done via postMessage": "AttributeError: postMessage",
+    "import _rlm_host (the former host channel)": "ModuleNotFoundError: No module named '_rlm_host'",
     "sys.exit(1)": "SystemExit: 1",  # an exception in the agent's own step, nothing more
 }
 

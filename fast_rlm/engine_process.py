@@ -60,6 +60,16 @@ def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]
     ]
 
 
+def repl_launch_paths() -> dict[str, str]:
+    """What the engine starts its REPL processes with (engine/repl/repl_process.ts, ReplLaunch)."""
+    return {
+        "deno_binary": deno_binary(),
+        "config_file": str(deno_config_file()),
+        "lock_file": str(deno_lock_file()),
+        "deno_dir": str(deno_dir()),
+    }
+
+
 def _kill_process_group(process: subprocess.Popen[bytes]) -> None:
     """The engine leads its own session: killing the group also ends any MCP stdio server it started
     that would outlive it."""
@@ -105,12 +115,6 @@ class EngineRun:
         is_text = isinstance(query, str)
         self._query_frame = (query if is_text else json.dumps(query, ensure_ascii=False)).encode("utf-8")
         frame = {"bytes": len(self._query_frame), "is_text": is_text}
-        repl_launch = {
-            "deno_binary": deno_binary(),
-            "config_file": str(deno_config_file()),
-            "lock_file": str(deno_lock_file()),
-            "deno_dir": str(deno_dir()),
-        }
         self._line_cap_bytes = int(
             LINE_CAP_VALUE_MULTIPLE * start_message["config"]["max_value_mb"] * BYTES_PER_MB
             + LINE_CAP_OVERHEAD_BYTES
@@ -119,7 +123,7 @@ class EngineRun:
             **start_message,
             "protocol_token": self._protocol_token,
             "query_frame": frame,
-            "repl_launch": repl_launch,
+            "repl_launch": repl_launch_paths(),
         }
         self._start_line = (json.dumps(start_message, ensure_ascii=False) + "\n").encode("utf-8")
         self._log_file = log_file

@@ -1,7 +1,15 @@
-"""Agent code cannot run programs, load native libraries, signal other processes or query the system."""
+"""Agent code cannot run programs, load native libraries, signal other processes or query the system.
+
+Python's process functions are Emscripten stubs that fail inside the interpreter; Deno's are out of
+reach (`js` has no Deno). os.system is the exception: Emscripten implements it with Node's
+child_process, which the REPL process's permissions refuse (see test_repl_process_permissions.py),
+and the refusal crashes the interpreter: it runs in a helper agent, so only the helper's REPL
+process is lost.
+"""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,39 +20,49 @@ from tests.security.conftest import (
     assert_no_secret_exposed,
     assert_nothing_left_loopback,
     assert_run_completed_with_legit_steps,
+    repl_lost,
 )
 
 PROBES = """
+import ctypes
+import signal
+import socket
+import subprocess
+
 marker = context["marker"]
-shell_options = js.JSON.parse(json.dumps({"args": ["-c", "touch " + marker]}))
-shell = js.Deno.Command.new
-await probe("Deno.Command(sh).outputSync()", lambda: shell("/bin/sh", shell_options).outputSync())
-await probe("Deno.Command(sh).spawn()", lambda: shell("/bin/sh", shell_options).spawn())
-await probe(
-    "Deno.run(sh)",
-    lambda: js.eval("(command) => Deno.run({cmd: ['/bin/sh', '-c', command]})")("touch " + marker),
-)
-await probe(
-    "node:child_process.execSync",
-    lambda: js.eval(
-        "import('node:child_process').then((childProcess) => String(childProcess.execSync(%s)))"
-        % json.dumps("touch " + marker)
-    ),
-)
+await probe("Deno.Command(sh)", lambda: js.Deno.Command.new("/bin/sh", js.Object.new()))
+await probe("subprocess.run(sh)", lambda: subprocess.run(["/bin/sh", "-c", "touch " + marker]))
+await probe("os.popen(sh)", lambda: os.popen("touch " + marker).read())
+await probe("os.fork()", lambda: os.fork())
+await probe("os.execv(sh)", lambda: os.execv("/bin/sh", ["sh", "-c", "touch " + marker]))
+await probe("ctypes.CDLL(libc)", lambda: ctypes.CDLL("libc.so.6"))
 await probe("Deno.dlopen(libc)", lambda: js.Deno.dlopen("libc.so.6", js.Object.new()))
+await probe("os.kill(host's child process)", lambda: os.kill(context["victim_pid"], signal.SIGTERM))
 await probe("Deno.kill(host's child process)", lambda: js.Deno.kill(context["victim_pid"], "SIGTERM"))
 await probe("Deno.hostname()", lambda: js.Deno.hostname())
+await probe("socket.gethostname()", lambda: socket.gethostname())
+await probe_child("os.system(sh)", data=marker)
 """
 
+CHILD_PROBES = {"os.system(sh)": "await probe('os.system', lambda: os.system('touch ' + context))"}
+
+NO_PROCESSES = "OSError: [Errno 138] emscripten does not support processes."
 EXPECTED = {
-    "Deno.Command(sh).outputSync()": 'JsException: NotCapable: Requires run access to "/bin/sh"',
-    "Deno.Command(sh).spawn()": 'JsException: NotCapable: Requires run access to "/bin/sh"',
-    "Deno.run(sh)": 'JsException: NotCapable: Requires run access to "/bin/sh"',
-    # Deno's child_process asks for the environment first, and is refused there.
-    "node:child_process.execSync": "JsException: NotCapable: Requires env access",
-    "Deno.dlopen(libc)": 'JsException: NotCapable: Requires ffi access to "libc.so.6"',
-    "Deno.kill(host's child process)": "TypeError: Expected callable",  # Deno.kill is sealed in workers
-    "Deno.hostname()": 'JsException: NotCapable: Requires sys access to "hostname"',
+    "Deno.Command(sh)": "AttributeError: Deno",
+    "subprocess.run(sh)": NO_PROCESSES,
+    "os.popen(sh)": NO_PROCESSES,
+    "os.fork()": "OSError: [Errno 52] Function not implemented",
+    "os.execv(sh)": "OSError: [Errno 45] Exec format error",
+    # The interpreter's file system is in memory: the host's libraries are not there.
+    "ctypes.CDLL(libc)": "OSError: could not load dynamic lib: libc.so.6",
+    "Deno.dlopen(libc)": "AttributeError: Deno",
+    "os.kill(host's child process)": "PermissionError: [Errno 63] Operation not permitted",
+    "Deno.kill(host's child process)": "AttributeError: Deno",
+    "Deno.hostname()": "AttributeError: Deno",
+    "socket.gethostname()": "ALLOWED: emscripten",
+    # Refused by the REPL process's permissions, which crashes the interpreter: the helper's process
+    # is replaced and the helper fails, typed.
+    "os.system(sh)": repl_lost("root.0"),
 }
 
 
@@ -60,12 +78,16 @@ def victim():
 @pytest.fixture(scope="module")
 def processes_run(probe_runner, victim):
     query = {"marker": str(probe_runner.work_dir / "marker-made-by-a-program"), "victim_pid": victim.pid}
-    return probe_runner.run(PROBES, query=query)
+    return probe_runner.run(PROBES, query=query, child_probes=CHILD_PROBES, workers=2)
 
 
 @pytest.mark.parametrize("probe", EXPECTED)
 def test_probe_is_refused_exactly(processes_run, probe):
     assert processes_run.outcomes[probe].startswith(EXPECTED[probe]), processes_run.outcomes[probe]
+
+
+def test_probe_names_cover_every_expectation(processes_run):
+    assert sorted(processes_run.outcomes) == sorted(EXPECTED)
 
 
 def test_no_program_ran(processes_run, probe_runner):
@@ -74,6 +96,10 @@ def test_no_program_ran(processes_run, probe_runner):
 
 def test_the_hosts_process_was_not_signalled(processes_run, victim):
     assert victim.poll() is None
+
+
+def test_the_system_query_did_not_see_the_host(processes_run):
+    assert socket.gethostname() not in processes_run.outcomes["socket.gethostname()"].split(": ", 1)[1]
 
 
 def test_the_agent_keeps_working(processes_run):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -85,8 +86,23 @@ def is_installed() -> bool:
     return _install_marker().is_file()
 
 
+def refuse_web_storage() -> None:
+    """Deno keeps the Cache API's and localStorage's data under DENO_DIR/location_data and writes it
+    with no permission check. No REPL process can reach those APIs (worker.ts removes them), but if
+    one ever did, a regular file in that place makes every such write fail, so nothing a run stores
+    there can outlive it."""
+    location_data = deno_dir() / "location_data"
+    if location_data.is_file():
+        return
+    if location_data.is_dir():
+        shutil.rmtree(location_data)
+    deno_dir().mkdir(parents=True, exist_ok=True)
+    location_data.write_bytes(b"")
+
+
 def install_engine_dependencies(force: bool = False) -> Path:
     """Fetch the engine's npm packages into the cache once. Returns the DENO_DIR."""
+    refuse_web_storage()
     if is_installed() and not force:
         return deno_dir()
     deno_dir().mkdir(parents=True, exist_ok=True)

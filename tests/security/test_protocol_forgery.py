@@ -106,8 +106,10 @@ def test_the_agent_keeps_working(forgery_run):
     assert_run_completed_with_legit_steps(forgery_run)
 
 
-# A helper on its parent's REPL process (one process: they share the interpreter) looks up the
-# parent's running step in the runtime module and reports it done, with a FINAL value of its own.
+# A helper tries to finish its parent's running step with a FINAL value of its own, by every handle
+# the runtime keeps on steps. Children are placed on a different REPL process from their parent, so
+# the helper's interpreter holds no step of the parent's to reach. (Agents that do share an
+# interpreter are not protected from each other: see the README's Sandbox section.)
 COMPLETE_ANOTHER_AGENTS_STEP = """
 def complete_other_agents_steps():
     runtime = sys.modules["_rlm_runtime"]
@@ -130,12 +132,10 @@ await probe("complete another agent's step", complete_other_agents_steps)
 @pytest.fixture(scope="module")
 def cross_agent_run(probe_runner):
     return probe_runner.run(
-        'await probe_child("forger")', child_probes={"forger": COMPLETE_ANOTHER_AGENTS_STEP}, workers=1
+        'await probe_child("forger")', child_probes={"forger": COMPLETE_ANOTHER_AGENTS_STEP}, workers=2
     )
 
 
-def test_a_helper_cannot_complete_its_parents_step(cross_agent_run):
-    assert cross_agent_run.result["results"] != "forged by a helper", (
-        "a helper sharing its parent's interpreter finished the parent's step with its own FINAL value"
-    )
+def test_a_helper_on_another_process_cannot_complete_its_parents_step(cross_agent_run):
+    assert cross_agent_run.result["results"] != "forged by a helper"
     assert_run_completed_with_legit_steps(cross_agent_run)

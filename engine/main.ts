@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     sendToHost({ type: "fatal", error: info, partial_results: run?.finishedResults ?? {}, usage });
   } finally {
     clearTimeout(runTimer);
-    pool?.shutdown();
+    await pool?.shutdown();
     log.close(); // run_end stays the last line: agents still winding down write nothing more
     await mcp.close();
   }

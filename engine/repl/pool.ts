@@ -297,10 +297,12 @@ export class ReplPool {
     placed.process.send({ kind: "drop_agent", agentId });
   }
 
-  shutdown(): void {
+  // Ends every REPL process and waits until they are gone: nothing of a run outlives it.
+  async shutdown(): Promise<void> {
     this.shuttingDown = true;
     clearInterval(this.watchdog);
     for (const process of this.processes) process.kill("the run ended");
+    await Promise.all(this.processes.map((process) => process.ended));
   }
 
   private settleCreate(process: ReplProcess, agentId: string, error: string | null): void {

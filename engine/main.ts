@@ -109,9 +109,10 @@ async function main(): Promise<void> {
     sendToHost({ type: "fatal", error: info, partial_results: run?.finishedResults ?? {}, usage });
   } finally {
     clearTimeout(runTimer);
-    await pool?.shutdown();
+    const replProcessesEnded = pool?.shutdown();
     log.close(); // run_end stays the last line: agents still winding down write nothing more
     await mcp.close();
+    await replProcessesEnded;
   }
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import fast_rlm
+from fast_rlm.deno_setup import deno_binary
 from fast_rlm.engine_process import engine_command
 from fast_rlm.errors import ConfigError
 from fast_rlm.mcp_config import plan_mcp_servers
@@ -204,9 +205,11 @@ try:
 except NameError as error:
     name_error = str(error)
 import _rlm_runtime
+# This agent's own line to the engine, taken from its llm_query: the engine checks the servers it has.
+channel = next(cell.cell_contents for cell in llm_query.__closure__ if "JsProxy" in type(cell.cell_contents).__name__)
 try:
-    await _rlm_runtime.engine_request("root.1", "mcp", {"op": "call", "server": "notes", "tool": "add",
-                                                         "arguments": {"a": 1, "b": 2}})
+    await _rlm_runtime.engine_request(channel, "mcp", {"op": "call", "server": "notes", "tool": "add",
+                                                       "arguments": {"a": 1, "b": 2}})
 except Exception as error:
     forged = str(error)
 FINAL({"name_error": name_error, "forged": forged})
@@ -280,7 +283,7 @@ def test_engine_permissions_grow_by_exactly_the_named_commands_and_hosts(tmp_pat
 
     python3 = str(Path(shutil.which("python3") or "").absolute())
     assert "--allow-net=api.example.com:443,mcp.example.com:443,127.0.0.1:8123" in command
-    assert f"--allow-run={python3}" in command
+    assert f"--allow-run={deno_binary()},{python3}" in command  # the REPL processes, then the server
     assert not [flag for flag in command if flag.startswith(("--allow-env", "--allow-all", "-A"))]
     assert plan.servers["local"] == {
         "command": python3,

@@ -206,7 +206,8 @@ except NameError as error:
     name_error = str(error)
 import _rlm_runtime
 # This agent's own line to the engine, taken from its llm_query: the engine checks the servers it has.
-channel = next(cell.cell_contents for cell in llm_query.__closure__ if "JsProxy" in type(cell.cell_contents).__name__)
+cells = [cell.cell_contents for cell in llm_query.__closure__]
+channel = next(value for value in cells if "JsProxy" in type(value).__name__)
 try:
     await _rlm_runtime.engine_request(channel, "mcp", {"op": "call", "server": "notes", "tool": "add",
                                                        "arguments": {"a": 1, "b": 2}})

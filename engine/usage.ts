@@ -1,15 +1,21 @@
 // Token, call and cost totals. Cost stays null unless the provider reported it for every call:
 // a partial sum would understate what was spent.
+import type { CapUse, PerCap } from "./budget.ts";
+
 export type Usage = {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  llm_calls: number;
+  llm_calls: number; // requests sent, retries included
   agents: number;
   cost: number | null;
+  limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
 };
 
 export type CallUsage = { prompt_tokens: number; completion_tokens: number; cost: number | null };
+
+// A reply that said nothing of its usage.
+export const UNREPORTED_USAGE: CallUsage = { prompt_tokens: 0, completion_tokens: 0, cost: null };
 
 export class UsageTotals {
   private promptTokens = 0;
@@ -27,6 +33,12 @@ export class UsageTotals {
     else this.reportedCost += call.cost;
   }
 
+  // A request that got no completion (an HTTP error, a timeout): it counts as a call, and what it may
+  // have cost is the budgets' concern (budget.ts), not a reported figure.
+  addUnansweredRequest(): void {
+    this.llmCalls += 1;
+  }
+
   addAgent(): void {
     this.agents += 1;
   }
@@ -35,11 +47,7 @@ export class UsageTotals {
     return this.llmCalls === 0 || this.callsWithoutCost > 0 ? null : this.reportedCost;
   }
 
-  get knownCost(): number {
-    return this.reportedCost;
-  }
-
-  snapshot(): Usage {
+  snapshot(limits: PerCap<CapUse>): Usage {
     return {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
@@ -47,6 +55,7 @@ export class UsageTotals {
       llm_calls: this.llmCalls,
       agents: this.agents,
       cost: this.cost,
+      limits,
     };
   }
 }

@@ -19,9 +19,19 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from fast_rlm.events import AgentEnd, AgentStart, CodeStep, HostCall, LlmCall, LlmRetry, LogEvent, RunEnd
+from fast_rlm.events import (
+    AgentEnd,
+    AgentStart,
+    CodeStep,
+    HostCall,
+    LlmCall,
+    LlmRetry,
+    LogEvent,
+    RunEnd,
+    RunStart,
+)
 from fast_rlm.log_stats import format_cost, format_count, format_duration
-from fast_rlm.progress import FULL, format_usage
+from fast_rlm.progress import FULL, format_caps, format_usage
 
 REFRESHES_PER_SECOND = 8
 LATEST_LINE_CHARS = 160
@@ -96,10 +106,14 @@ class RunProgress:
         self.tokens = 0
         self.cost = 0.0
         self.unpriced_calls = 0
+        self.caps = ""  # the run-wide caps in force, from run_start
 
     def apply(self, event: LogEvent) -> None:
         if self.started_ts is None and getattr(event, "ts", None) is not None:
             self.started_ts = event.ts
+        if isinstance(event, RunStart):
+            self.caps = format_caps(event.config)
+            return
         if isinstance(event, AgentStart):
             self._start_agent(event)
             return
@@ -262,6 +276,7 @@ def _header(run: RunProgress, now: float) -> Text:
         f"{_counted(len(states), 'agent')} ("
         + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
         + ")"
+        + (f" · caps {run.caps}" if run.caps else "")
     )
     return _cropped(header)
 

@@ -34,10 +34,9 @@ export class RequestGate {
     }
     return {
       leave: (cost) => {
+        // Failed requests are the budgets' concern alone: the totals hold what replies reported.
         if (cost.kind === "answered") {
           this.usage.addCall(pricedUsage(this.config.model_prices, model, cost.usage ?? UNREPORTED_USAGE));
-        } else {
-          this.usage.addUnansweredRequest();
         }
         this.budget.settle(reservation, this.estimator.spent(request, reservation.amounts, cost));
         this.slots.release();

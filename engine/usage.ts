@@ -6,7 +6,7 @@ export type Usage = {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  llm_calls: number; // requests sent, retries included
+  llm_calls: number; // answered model calls (limits.max_llm_calls counts every request sent)
   agents: number;
   cost: number | null;
   limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
@@ -31,12 +31,6 @@ export class UsageTotals {
     this.llmCalls += 1;
     if (call.cost === null) this.callsWithoutCost += 1;
     else this.reportedCost += call.cost;
-  }
-
-  // A request that got no completion (an HTTP error, a timeout): it counts as a call, and what it may
-  // have cost is the budgets' concern (budget.ts), not a reported figure.
-  addUnansweredRequest(): void {
-    this.llmCalls += 1;
   }
 
   addAgent(): void {

@@ -41,10 +41,10 @@ class CapUse(_LogModel):
 
 
 class Usage(_LogModel):
-    """Run totals. `cost` is None unless the provider reported it for every call. `llm_calls` counts
-    every request sent, retries included. `limits` holds each run-wide cap (max_llm_calls,
-    max_prompt_tokens, max_completion_tokens, max_money_spent) beside what was used of it; logs
-    written before it existed have none."""
+    """Run totals of what the model's replies reported. `cost` is None unless the provider reported it
+    for every call. `limits` holds each run-wide cap (max_llm_calls, max_prompt_tokens,
+    max_completion_tokens, max_money_spent) beside what was used of it, retried requests included;
+    logs written before it existed have none."""
 
     prompt_tokens: int
     completion_tokens: int

@@ -188,7 +188,9 @@ def render_progress(run: RunProgress, level: int, now: float, max_rows: int | No
     for row_cells in cells:
         for column, (text, _) in enumerate(row_cells):
             widths[column] = max(widths[column], len(text))
-    lines = [_header(run, now), _line([(title, "dim") for title in _COLUMNS], widths)]
+    # The caps get a line of their own under the totals, which would push them off a narrow terminal.
+    caps = [_cropped(Text(f"caps: {run.caps}", style="dim"))] if run.caps else []
+    lines = [_header(run, now), *caps, _line([(title, "dim") for title in _COLUMNS], widths)]
     for row, row_cells in zip(rows, cells, strict=True):
         lines.append(_line(row_cells, widths))
         if level == FULL and isinstance(row, AgentProgress) and row.latest_line:
@@ -276,7 +278,6 @@ def _header(run: RunProgress, now: float) -> Text:
         f"{_counted(len(states), 'agent')} ("
         + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
         + ")"
-        + (f" · caps {run.caps}" if run.caps else "")
     )
     return _cropped(header)
 
@@ -338,7 +339,7 @@ class LiveProgress:
         self._live.stop()
 
     def _renderable(self) -> RenderableType:
-        max_rows = max(1, self.console.size.height - RESERVED_LINES)
+        max_rows = max(1, self.console.size.height - RESERVED_LINES - (1 if self.run.caps else 0))
         if self.level == FULL:
             max_rows = max(1, max_rows // 2)
         with self._lock:

@@ -53,7 +53,7 @@ def format_usage(usage: dict[str, Any]) -> str:
 
 
 def format_caps(config: dict[str, Any]) -> str:
-    """The run-wide caps in force, e.g. "$1.00, 200,000 prompt + 50,000 completion tokens"; "" if none."""
+    """The run-wide caps in force, e.g. "$1.00 · 200,000 prompt + 50,000 completion tokens"; "" if none."""
     parts = []
     if config.get("max_money_spent") is not None:
         parts.append(f"${config['max_money_spent']:.2f}")
@@ -66,7 +66,7 @@ def format_caps(config: dict[str, Any]) -> str:
         parts.append(" + ".join(tokens) + " tokens")
     if config.get("max_llm_calls") is not None:
         parts.append(f"{config['max_llm_calls']:,} LLM calls")
-    return ", ".join(parts)
+    return " · ".join(parts)
 
 
 def unpriced_models_notice(event: RunStart) -> str | None:

@@ -25,11 +25,15 @@ const COUNTED_WHEN_SENT: CapKey = "max_llm_calls";
 const FLOAT_SLACK = 1e-9;
 
 const UNITS: PerCap<(amount: number) => string> = {
-  max_llm_calls: (amount) => `${amount} model requests`,
-  max_prompt_tokens: (amount) => `${Math.round(amount)} prompt tokens`,
-  max_completion_tokens: (amount) => `${Math.round(amount)} completion tokens`,
+  max_llm_calls: (amount) => `${counted(amount)} model requests`,
+  max_prompt_tokens: (amount) => `${counted(amount)} prompt tokens`,
+  max_completion_tokens: (amount) => `${counted(amount)} completion tokens`,
   max_money_spent: (amount) => `$${amount.toFixed(4)}`,
 };
+
+function counted(amount: number): string {
+  return Math.round(amount).toLocaleString("en-US");
+}
 
 export type Reservation = { readonly amounts: CapAmounts };
 

@@ -6,13 +6,13 @@
 import type { EngineConfig } from "./config.ts";
 import { budgetError, type EngineError } from "./errors.ts";
 
-export const CAP_KEYS = [
+const CAP_KEYS = [
   "max_llm_calls",
   "max_prompt_tokens",
   "max_completion_tokens",
   "max_money_spent",
 ] as const;
-export type CapKey = typeof CAP_KEYS[number];
+type CapKey = typeof CAP_KEYS[number];
 export type PerCap<T> = Record<CapKey, T>;
 // How much of each capped measure: model requests, prompt tokens, completion tokens, USD.
 export type CapAmounts = PerCap<number>;
@@ -65,7 +65,7 @@ export class RunBudget {
   private readonly holders = zeroAmounts();
   private readonly waiters = new Set<Waiter>();
 
-  constructor(readonly caps: PerCap<number | null>) {}
+  constructor(private readonly caps: PerCap<number | null>) {}
 
   // Takes `estimate()` of every cap. `estimate` is asked again each time a settlement lets a waiting
   // request try again, since what the settled requests reported sharpens it.

@@ -1,7 +1,7 @@
 // What a model request will likely use of each run-wide cap, to reserve before it is sent
 // (budget.ts), and what it did use once it ended. Prompt tokens come from the request's own text;
 // completion tokens and cost from the model's earlier answered calls in this run.
-import type { CapAmounts } from "./budget.ts";
+import { type CapAmounts, zeroAmounts } from "./budget.ts";
 import type { EngineConfig } from "./config.ts";
 import type { AttemptCost, ChatMessage } from "./llm_client.ts";
 import { pricedUsage, priceOf, tokenCost } from "./pricing.ts";
@@ -13,7 +13,7 @@ const TOKENS_PER_MESSAGE = 4;
 // Until a model has answered once, what its reply costs is unknown: each of its requests reserves this
 // share of max_completion_tokens and max_money_spent, so at most 32 of them can be in flight before
 // the first answer gives the real figure.
-export const FIRST_CALL_SHARE_OF_CAP = 1 / 32;
+const FIRST_CALL_SHARE_OF_CAP = 1 / 32;
 
 // A request, as far as estimates go: its model and its prompt's size by the rule of thumb above.
 export type RequestShape = { model: string; textPromptTokens: number };
@@ -57,9 +57,7 @@ export class CallEstimator {
   // What the request counts against the caps. An answered call also teaches its model's history; a
   // request with no readable usage may still have been billed, so it counts what it reserved.
   spent(request: RequestShape, reserved: CapAmounts, cost: AttemptCost): CapAmounts {
-    if (cost.kind === "refused") {
-      return { max_llm_calls: 1, max_prompt_tokens: 0, max_completion_tokens: 0, max_money_spent: 0 };
-    }
+    if (cost.kind === "refused") return { ...zeroAmounts(), max_llm_calls: 1 };
     if (cost.kind === "lost" || cost.usage === null) return reserved;
     const usage = pricedUsage(this.config.model_prices, request.model, cost.usage);
     const history = this.histories.get(request.model) ??

@@ -10,9 +10,11 @@ import { pricedUsage, priceOf, tokenCost } from "./pricing.ts";
 // per message. A model whose reported prompt tokens run higher than this scales its estimates up.
 const CHARS_PER_TOKEN = 4;
 const TOKENS_PER_MESSAGE = 4;
-// Until a model has answered once, what its reply costs is unknown: each of its requests reserves this
-// share of max_completion_tokens and max_money_spent, so at most 32 of them can be in flight before
-// the first answer gives the real figure.
+// Until a model has answered once, what its reply costs is unknown. Its reply is taken to be a long one,
+// this many tokens but no more than 1/32 of max_completion_tokens; without a price, its cost is taken
+// to be 1/32 of max_money_spent. So at most 32 of a model's first requests go out before its first
+// answer gives the real figures, fewer when their replies could be long.
+const FIRST_REPLY_TOKENS = 4096;
 const FIRST_CALL_SHARE_OF_CAP = 1 / 32;
 
 // A request, as far as estimates go: its model and its prompt's size by the rule of thumb above.
@@ -44,13 +46,14 @@ export class CallEstimator {
   estimate(request: RequestShape): CapAmounts {
     const history = this.histories.get(request.model);
     const promptTokens = Math.ceil(request.textPromptTokens * (history?.promptScale ?? 1));
+    const completionTokens = history
+      ? history.completionTokens / history.answered
+      : Math.min(FIRST_REPLY_TOKENS, firstCallShare(this.config.max_completion_tokens) ?? Infinity);
     return {
       max_llm_calls: 1,
       max_prompt_tokens: promptTokens,
-      max_completion_tokens: history
-        ? history.completionTokens / history.answered
-        : this.firstCallShare(this.config.max_completion_tokens),
-      max_money_spent: this.moneyEstimate(request.model, history, promptTokens),
+      max_completion_tokens: completionTokens,
+      max_money_spent: this.moneyEstimate(request.model, history, promptTokens, completionTokens),
     };
   }
 
@@ -78,20 +81,20 @@ export class CallEstimator {
     };
   }
 
-  private moneyEstimate(model: string, history: ModelHistory | undefined, promptTokens: number): number {
+  private moneyEstimate(
+    model: string,
+    history: ModelHistory | undefined,
+    promptTokens: number,
+    completionTokens: number,
+  ): number {
     const price = priceOf(this.config.model_prices, model);
-    if (price !== null) {
-      const reply = history
-        ? tokenCost(price, 0, history.completionTokens / history.answered)
-        : this.firstCallShare(this.config.max_money_spent);
-      return tokenCost(price, promptTokens, 0) + reply;
-    }
-    if (history === undefined) return this.firstCallShare(this.config.max_money_spent);
+    if (price !== null) return tokenCost(price, promptTokens, completionTokens);
+    if (history === undefined) return firstCallShare(this.config.max_money_spent) ?? 0;
     // A model with no price whose provider reports no cost cannot be held to max_money_spent.
     return history.costedCalls > 0 ? history.cost / history.costedCalls : 0;
   }
+}
 
-  private firstCallShare(cap: number | null): number {
-    return (cap ?? 0) * FIRST_CALL_SHARE_OF_CAP;
-  }
+function firstCallShare(cap: number | null): number | null {
+  return cap === null ? null : cap * FIRST_CALL_SHARE_OF_CAP;
 }

@@ -4,6 +4,8 @@ agent with BudgetExceededError, and the run keeps what was done."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import fast_rlm
@@ -88,6 +90,30 @@ def test_a_fan_out_of_2000_children_never_passes_a_cap(scripted_server, cap, lim
     assert all(event["error"]["type"] == "BudgetExceededError" for event in refused)
     assert f"{cap}={limit} reached" in refused[0]["error"]["message"]
     assert f"Raise {cap} in the config" in refused[0]["error"]["message"]
+
+
+def test_replies_longer_than_reserved_pass_the_cap_only_by_what_requests_in_flight_report(scripted_server):
+    """Replies of 0 to ~400 tokens, so a reply can report far more than the average it reserved: the
+    cap can then be passed, but only by the requests in flight, at most max_concurrency of them."""
+    replies = itertools.count()
+    wide = _wide_fan_out()
+
+    def respond(request):
+        if "square it" not in first_user_message(request):
+            return wide(request)
+        padding = "x" * (next(replies) * 97 % 1600)
+        return repl(f"# {padding}\nFINAL(context * context)")
+
+    server = scripted_server(respond)
+    limit, in_flight = 3_000, 8
+    caps = {**NO_CAPS, "max_completion_tokens": limit}
+    config = config_for(server, **caps, max_concurrency=in_flight, max_depth=1)
+    result = fast_rlm.run("q", config=config, verbosity=0)
+
+    used = _served(server, "max_completion_tokens")
+    longest_reply = max(usage["completion_tokens"] for usage in server.reported_usage)
+    assert 0.8 * limit < used <= limit + in_flight * longest_reply
+    assert result["usage"]["limits"]["max_completion_tokens"] == {"limit": limit, "used": used}
 
 
 def test_the_error_names_the_cap_what_was_used_and_keeps_finished_agents(scripted_server):

@@ -45,6 +45,10 @@ CHAIN_INSTRUCTION = "Append your depth to the trail in context and pass it one l
 # reply makes the result check fail instead of looping until the call budget runs out.
 UNEXPECTED_CALL_REPLY = repl('FINAL("unexpected extra model call")')
 BYTES_PER_MB = 1024 * 1024
+# These scenarios measure speed, not budgets (benchmarks/budgets.py does): the default caps would stop
+# a fan-out of 1,000 at 200,000 prompt tokens.
+RUN_CAPS = ("max_llm_calls", "max_prompt_tokens", "max_completion_tokens", "max_money_spent")
+NO_RUN_CAPS = dict.fromkeys(RUN_CAPS)
 PROBLEM_LINES_SHOWN = 12
 IDLE_MACHINE_CORES = 0.2
 COLUMN_NOTES = """
@@ -257,7 +261,7 @@ def measure(
             request_times.append(time.perf_counter())
         return scenario.responder(request)
 
-    config: dict[str, Any] = {"api_key": "benchmark", "max_depth": scenario.max_depth}
+    config: dict[str, Any] = {"api_key": "benchmark", "max_depth": scenario.max_depth, **NO_RUN_CAPS}
     if workers is not None:
         config["workers"] = workers
     problem: str | None = None

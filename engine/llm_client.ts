@@ -1,7 +1,9 @@
 // OpenAI-compatible chat-completions client: one request at a time per call, retried with backoff
-// on 429, 5xx and connection failures (honouring Retry-After), never on auth errors. A timed-out
-// request is aborted before the retry starts, so a call never has two paid requests in flight.
-import type { CallUsage } from "./usage.ts";
+// on 429, 5xx and connection failures (honouring Retry-After), never on auth errors; a 200 whose body
+// cannot be read is retried once. A timed-out request is aborted before the retry starts, so a call
+// never has two paid requests in flight. Every attempt passes the caller's gate (a concurrency slot
+// and the run's budgets) and leaves it with what it cost before any backoff starts.
+import { type CallUsage, UNREPORTED_USAGE } from "./usage.ts";
 import {
   EngineError,
   llmAuthError,
@@ -17,6 +19,22 @@ export type Completion = { text: string; usage: CallUsage; attempts: number };
 
 export type RetryNotice = { attempt: number; reason: string; waitSeconds: number };
 
+// What one attempt cost, as far as the client can tell: the usage the reply reported (null when a
+// readable reply carried none), nothing (the provider answered with an HTTP error), or unknown (no
+// readable reply: a timeout, a dropped connection, a body that is not JSON).
+export type AttemptCost =
+  | { kind: "answered"; usage: CallUsage | null }
+  | { kind: "refused" }
+  | { kind: "lost" };
+
+// Held by one attempt from just before it is sent until its cost is known.
+export type AttemptPass = { leave(cost: AttemptCost): void };
+
+export type AttemptHooks = {
+  enter: () => Promise<AttemptPass>;
+  onRetry: (notice: RetryNotice) => void;
+};
+
 export type LlmClientOptions = {
   baseUrl: string;
   apiKey: string;
@@ -29,16 +47,14 @@ export type LlmClientOptions = {
 
 const BACKOFF_BASE_S = 0.5;
 const BACKOFF_CAP_S = 30;
+// A 200 that cannot be read was most likely billed: one more try, not llm_max_retries.
+const UNREADABLE_REPLY_RETRIES = 1;
 
-class RetryableFailure extends Error {
-  constructor(
-    readonly reason: string,
-    readonly retryAfterSeconds: number | null,
-    readonly final: EngineError,
-  ) {
-    super(reason);
-  }
-}
+type RetryAdvice = { reason: string; retryAfterSeconds: number | null; unreadableReply: boolean };
+
+type AttemptResult =
+  | { kind: "answered"; text: string; cost: AttemptCost & { kind: "answered" } }
+  | { kind: "failed"; cost: AttemptCost; error: EngineError; retry: RetryAdvice | null };
 
 export class LlmClient {
   private endpoint: string;
@@ -51,28 +67,39 @@ export class LlmClient {
     model: string,
     messages: ChatMessage[],
     runSignal: AbortSignal,
-    onRetry: (notice: RetryNotice) => void,
+    hooks: AttemptHooks,
   ): Promise<Completion> {
+    let unreadableReplies = 0;
     for (let attempt = 1;; attempt++) {
+      const pass = await hooks.enter();
+      let result: AttemptResult;
       try {
-        return { ...(await this.requestOnce(model, messages, runSignal)), attempts: attempt };
-      } catch (error) {
-        if (!(error instanceof RetryableFailure)) throw error;
-        if (attempt > this.options.maxRetries) throw error.final;
-        const backoff = Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) *
-          (0.75 + Math.random() / 2);
-        const waitSeconds = error.retryAfterSeconds ?? backoff;
-        onRetry({ attempt, reason: error.reason, waitSeconds });
-        await abortableSleep(waitSeconds * 1000, runSignal);
+        result = await this.attempt(model, messages, runSignal);
+      } catch (error) { // the run stopped while the request was out
+        pass.leave({ kind: "lost" });
+        throw error;
       }
+      pass.leave(result.cost);
+      if (result.kind === "answered") {
+        return { text: result.text, usage: result.cost.usage ?? UNREPORTED_USAGE, attempts: attempt };
+      }
+      const retry = result.retry;
+      if (retry === null || attempt > this.options.maxRetries) throw result.error;
+      if (retry.unreadableReply && ++unreadableReplies > UNREADABLE_REPLY_RETRIES) throw result.error;
+      const backoff = Math.min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) *
+        (0.75 + Math.random() / 2);
+      const waitSeconds = retry.retryAfterSeconds ?? backoff;
+      hooks.onRetry({ attempt, reason: retry.reason, waitSeconds });
+      await abortableSleep(waitSeconds * 1000, runSignal);
     }
   }
 
-  private async requestOnce(
+  // One request. Throws only when the run stopped; every other outcome is returned.
+  private async attempt(
     model: string,
     messages: ChatMessage[],
     runSignal: AbortSignal,
-  ): Promise<{ text: string; usage: CallUsage }> {
+  ): Promise<AttemptResult> {
     const timeoutSignal = AbortSignal.timeout(this.options.timeoutSeconds * 1000);
     const redact = this.options.redact;
     const body = {
@@ -91,73 +118,101 @@ export class LlmClient {
       if (runSignal.aborted) throw runSignal.reason;
       if (timeoutSignal.aborted) {
         const message = `the model did not answer within llm_timeout_s=${this.options.timeoutSeconds}s`;
-        throw new RetryableFailure("timeout", null, llmTimeoutError(message));
+        return lost(llmTimeoutError(message), "timeout");
       }
       const message = `cannot reach ${this.endpoint}: ${error}. Check base_url / RLM_MODEL_BASE_URL.`;
-      throw new RetryableFailure("connection failed", null, llmUnreachableError(message));
+      return lost(llmUnreachableError(message), "connection failed");
     }
-    const text = await readBody(response, runSignal, timeoutSignal, this.options.timeoutSeconds);
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      if (runSignal.aborted) throw runSignal.reason;
+      if (timeoutSignal.aborted) {
+        const message =
+          `the model's reply did not finish within llm_timeout_s=${this.options.timeoutSeconds}s`;
+        return lost(llmTimeoutError(message), "timeout");
+      }
+      return lost(
+        llmUnreachableError(`the connection broke while reading the model's reply: ${error}`),
+        "connection reset",
+      );
+    }
     if (response.ok) return parseCompletion(text);
     const detail = `HTTP ${response.status} from ${this.endpoint}: ${text.slice(0, 500)}`;
+    const refused = (error: EngineError, retry: RetryAdvice | null): AttemptResult => ({
+      kind: "failed",
+      cost: { kind: "refused" },
+      error,
+      retry,
+    });
     if (response.status === 401 || response.status === 403) {
-      throw llmAuthError(`${detail}. Check the API key (RLM_MODEL_API_KEY or config api_key).`);
+      return refused(
+        llmAuthError(`${detail}. Check the API key (RLM_MODEL_API_KEY or config api_key).`),
+        null,
+      );
     }
     if (response.status === 429 || response.status >= 500) {
-      const retryAfter = parseRetryAfter(response.headers.get("retry-after"));
-      const final = response.status === 429
+      const retryAfterSeconds = parseRetryAfter(response.headers.get("retry-after"));
+      const error = response.status === 429
         ? llmRateLimitError(
           `${detail}. The provider kept rate-limiting; lower max_concurrency or retry later.`,
         )
         : llmError(detail);
-      throw new RetryableFailure(`HTTP ${response.status}`, retryAfter, final);
+      return refused(error, { reason: `HTTP ${response.status}`, retryAfterSeconds, unreadableReply: false });
     }
-    throw llmError(detail);
+    return refused(llmError(detail), null);
   }
 }
 
-async function readBody(
-  response: Response,
-  runSignal: AbortSignal,
-  timeoutSignal: AbortSignal,
-  timeoutSeconds: number,
-): Promise<string> {
-  try {
-    return await response.text();
-  } catch (error) {
-    if (runSignal.aborted) throw runSignal.reason;
-    const message = timeoutSignal.aborted
-      ? `the model's reply did not finish within llm_timeout_s=${timeoutSeconds}s`
-      : `the connection broke while reading the model's reply: ${error}`;
-    const final = timeoutSignal.aborted ? llmTimeoutError(message) : llmUnreachableError(message);
-    throw new RetryableFailure(timeoutSignal.aborted ? "timeout" : "connection reset", null, final);
-  }
+function lost(error: EngineError, reason: string): AttemptResult {
+  return {
+    kind: "failed",
+    cost: { kind: "lost" },
+    error,
+    retry: { reason, retryAfterSeconds: null, unreadableReply: false },
+  };
 }
 
-function parseCompletion(text: string): { text: string; usage: CallUsage } {
+function parseCompletion(text: string): AttemptResult {
   let payload: any;
   try {
     payload = JSON.parse(text);
   } catch {
-    throw new RetryableFailure(
-      "invalid JSON body",
-      null,
-      llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`),
-    );
+    return {
+      kind: "failed",
+      cost: { kind: "lost" },
+      error: llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`),
+      retry: { reason: "invalid JSON body", retryAfterSeconds: null, unreadableReply: true },
+    };
   }
+  const usage = payload?.usage;
+  const cost: AttemptCost & { kind: "answered" } = {
+    kind: "answered",
+    usage: typeof usage === "object" && usage !== null
+      ? {
+        prompt_tokens: tokenCount(usage.prompt_tokens),
+        completion_tokens: tokenCount(usage.completion_tokens),
+        cost: typeof usage.cost === "number" && Number.isFinite(usage.cost) ? usage.cost : null,
+      }
+      : null,
+  };
   const content = payload?.choices?.[0]?.message?.content;
   if (typeof content !== "string") {
-    const message = `the model's reply has no choices[0].message.content: ${text.slice(0, 300)}`;
-    throw new RetryableFailure("reply without content", null, llmError(message));
+    return {
+      kind: "failed",
+      cost,
+      error: llmError(`the model's reply has no choices[0].message.content: ${text.slice(0, 300)}`),
+      retry: { reason: "reply without content", retryAfterSeconds: null, unreadableReply: true },
+    };
   }
-  const usage = payload.usage ?? {};
-  return {
-    text: content,
-    usage: {
-      prompt_tokens: Number(usage.prompt_tokens ?? 0),
-      completion_tokens: Number(usage.completion_tokens ?? 0),
-      cost: typeof usage.cost === "number" ? usage.cost : null,
-    },
-  };
+  return { kind: "answered", text: content, cost };
+}
+
+// A count the budgets can add up: a missing or malformed figure counts 0.
+function tokenCount(value: unknown): number {
+  const count = Number(value ?? 0);
+  return Number.isFinite(count) && count >= 0 ? count : 0;
 }
 
 function parseRetryAfter(header: string | null): number | null {

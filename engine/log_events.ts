@@ -15,6 +15,9 @@ export type RunStart = Common & {
   query_preview: string;
   instruction: string | null;
   workers: number;
+  // Models with no model_prices entry while max_money_spent is set (pricing.ts); may be absent in
+  // logs written before it existed.
+  unpriced_models: string[];
 };
 
 export type AgentStart = Common & {

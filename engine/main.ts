@@ -11,6 +11,9 @@ import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
 import { contextFromFrame } from "./agent_context.ts";
 import { mcpSecrets, openMcp } from "./mcp/service.ts";
+import { capsOf, RunBudget } from "./budget.ts";
+import { unpricedModels } from "./pricing.ts";
+import { UsageTotals } from "./usage.ts";
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
     query_preview: query.preview,
     instruction: start.instruction,
     workers: workerCount,
+    unpriced_models: unpricedModels(config),
   });
 
   let run: Run | null = null;
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
       hostFunctions: start.host_functions,
       mcpServers: Object.keys(start.mcp_servers),
     });
-    const usage = run.usage.snapshot();
+    const usage = run.usageReport();
     log.write({
       event: "run_end",
       status: "ok",
@@ -96,8 +100,7 @@ async function main(): Promise<void> {
     });
     sendToHost({ type: "result", results, usage });
   } catch (error) {
-    const usage = run?.usage.snapshot() ??
-      { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0, llm_calls: 0, agents: 0, cost: null };
+    const usage = run?.usageReport() ?? new UsageTotals().snapshot(new RunBudget(capsOf(config)).report());
     const info = errorInfo(error);
     log.write({
       event: "run_end",

@@ -7,14 +7,15 @@ import type { ChatMessage, LlmClient } from "./llm_client.ts";
 import type { LogWriter } from "./log_writer.ts";
 import { contextFromValue } from "./agent_context.ts";
 import type { ReplPool } from "./repl/pool.ts";
-import { Semaphore } from "./semaphore.ts";
+import { RequestGate } from "./request_gate.ts";
 import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
 import type { ErrorInfo, JsonSchema } from "./protocol.ts";
 import type { Redactor } from "./redactor.ts";
 import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
-import { type CallUsage, UsageTotals } from "./usage.ts";
+import { pricedUsage } from "./pricing.ts";
+import { type Usage, UsageTotals } from "./usage.ts";
 
 // What llm_query sends (runtime.py); `tools` and `mcp_servers` name things the parent has.
 type ChildRequest = {
@@ -41,10 +42,10 @@ export type RunSetup = {
 };
 
 export class Run {
-  readonly usage = new UsageTotals();
+  private readonly usage = new UsageTotals();
   readonly finishedResults: Record<string, unknown> = {};
   private readonly stopController = new AbortController();
-  private readonly llmSlots: Semaphore;
+  private readonly requestGate: RequestGate;
   private readonly childCounts = new Map<string, number>();
   private readonly agents = new Map<string, AgentSpec>(); // the agents running now
   private readonly callsMade = new Map<string, number>(); // model calls of each running agent
@@ -68,7 +69,7 @@ export class Run {
       environment: this.environment,
       mcp: this.mcp,
     } = setup);
-    this.llmSlots = new Semaphore(this.config.max_concurrency);
+    this.requestGate = new RequestGate(this.config, this.usage);
   }
 
   get stopSignal(): AbortSignal {
@@ -139,6 +140,7 @@ export class Run {
     }
   }
 
+  // Fails with BudgetExceededError, without sending anything, when a run-wide cap has no room left.
   async callModel(
     agent: AgentSpec,
     call: number,
@@ -146,10 +148,10 @@ export class Run {
     loggedMessages: number,
   ): Promise<string> {
     this.throwIfStopped();
-    this.checkRunBudgets();
     const started = performance.now();
-    const completion = await this.llmSlots.with(() =>
-      this.llm.complete(agent.model, messages, this.stopSignal, (notice) =>
+    const completion = await this.llm.complete(agent.model, messages, this.stopSignal, {
+      enter: () => this.requestGate.enter(agent.model, messages, this.stopSignal),
+      onRetry: (notice) =>
         this.log.write({
           event: "llm_retry",
           agent_id: agent.id,
@@ -157,10 +159,9 @@ export class Run {
           attempt: notice.attempt,
           reason: notice.reason,
           wait_s: notice.waitSeconds,
-        }))
-    );
-    const usage = this.priced(agent.model, completion.usage);
-    this.usage.addCall(usage);
+        }),
+    });
+    const usage = pricedUsage(this.config.model_prices, agent.model, completion.usage);
     this.callsMade.set(agent.id, (this.callsMade.get(agent.id) ?? 0) + 1);
     this.log.write({
       event: "llm_call",
@@ -266,33 +267,9 @@ export class Run {
     });
   }
 
-  // The provider's cost when it reported one, else the configured price of the model, else null.
-  private priced(model: string, usage: CallUsage): CallUsage {
-    const price = this.config.model_prices[model];
-    if (usage.cost !== null || price === undefined) return usage;
-    const cost = (usage.prompt_tokens * price.prompt_per_million +
-      usage.completion_tokens * price.completion_per_million) /
-      1_000_000;
-    return { ...usage, cost };
-  }
-
-  private checkRunBudgets(): void {
-    const usage = this.usage.snapshot();
-    const limits: [string, number | null, number][] = [
-      ["max_llm_calls", this.config.max_llm_calls, usage.llm_calls],
-      ["max_prompt_tokens", this.config.max_prompt_tokens, usage.prompt_tokens],
-      ["max_completion_tokens", this.config.max_completion_tokens, usage.completion_tokens],
-      ["max_money_spent", this.config.max_money_spent, this.usage.knownCost],
-    ];
-    for (const [name, limit, spent] of limits) {
-      if (limit !== null && spent >= limit) {
-        const error = budgetError(
-          `${name}=${limit} reached (spent ${spent}); raise it in the config to go further`,
-        );
-        this.stop(error);
-        throw error;
-      }
-    }
+  // The run's totals, with each run-wide cap beside what was used of it.
+  usageReport(): Usage {
+    return this.usage.snapshot(this.requestGate.budget.report());
   }
 
   cancel(): void {

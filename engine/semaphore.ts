@@ -17,13 +17,4 @@ export class Semaphore {
     if (next) next();
     else this.available += 1;
   }
-
-  async with<T>(work: () => Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await work();
-    } finally {
-      this.release();
-    }
-  }
 }

@@ -1,15 +1,21 @@
 // Token, call and cost totals. Cost stays null unless the provider reported it for every call:
 // a partial sum would understate what was spent.
+import type { CapUse, PerCap } from "./budget.ts";
+
 export type Usage = {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  llm_calls: number;
+  llm_calls: number; // answered model calls (limits.max_llm_calls counts every request sent)
   agents: number;
   cost: number | null;
+  limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
 };
 
 export type CallUsage = { prompt_tokens: number; completion_tokens: number; cost: number | null };
+
+// A reply that said nothing of its usage.
+export const UNREPORTED_USAGE: CallUsage = { prompt_tokens: 0, completion_tokens: 0, cost: null };
 
 export class UsageTotals {
   private promptTokens = 0;
@@ -35,11 +41,7 @@ export class UsageTotals {
     return this.llmCalls === 0 || this.callsWithoutCost > 0 ? null : this.reportedCost;
   }
 
-  get knownCost(): number {
-    return this.reportedCost;
-  }
-
-  snapshot(): Usage {
+  snapshot(limits: PerCap<CapUse>): Usage {
     return {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
@@ -47,6 +49,7 @@ export class UsageTotals {
       llm_calls: this.llmCalls,
       agents: this.agents,
       cost: this.cost,
+      limits,
     };
   }
 }

@@ -65,6 +65,10 @@ def demo_model(request: dict[str, Any]) -> str:
     return repl(ROOT_PLAN[step])
 
 
+# The scripted model costs nothing and reports no cost: there is no money to cap, and nothing to warn of.
+FREE_MODEL = {"max_money_spent": None}
+
+
 @contextmanager
 def scripted_model_config(responder: Responder, use_scripted_model: bool) -> Iterator[dict[str, Any]]:
     """Config entries that point a run at a scripted model on 127.0.0.1 (for examples run with
@@ -73,7 +77,7 @@ def scripted_model_config(responder: Responder, use_scripted_model: bool) -> Ite
         yield {}
         return
     with ScriptedModelServer(responder) as server:
-        yield {"base_url": server.base_url, "api_key": "demo-key"}
+        yield {"base_url": server.base_url, "api_key": "demo-key", **FREE_MODEL}
 
 
 def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str, Any]:
@@ -87,6 +91,7 @@ def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str,
                 "api_key": "demo-key",
                 "primary_agent": "scripted-demo",
                 "sub_agent": "scripted-demo",
+                **FREE_MODEL,
             },
             instruction=query["question"],
             log_dir=log_dir,

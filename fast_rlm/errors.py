@@ -75,7 +75,10 @@ class LLMRateLimitError(LLMError):
 
 
 class BudgetExceededError(FastRLMError):
-    """A limit was reached: max_depth, max_calls_per_subagent, tokens or money."""
+    """A limit left no room: a run-wide cap (max_llm_calls, max_prompt_tokens, max_completion_tokens,
+    max_money_spent) for the next model request, max_calls_per_subagent or max_depth. The message
+    names the limit, what was used and the key to raise; `partial_results` hold the answers of the
+    agents that finished, and `usage["limits"]` each run-wide cap beside what was used of it."""
 
 
 class AgentError(FastRLMError):

@@ -33,8 +33,18 @@ class CallUsage(_LogModel):
     cost: float | None = None
 
 
+class CapUse(_LogModel):
+    """A run-wide cap beside what the run used of it. `limit` None means no cap."""
+
+    limit: int | float | None
+    used: int | float
+
+
 class Usage(_LogModel):
-    """Run totals. `cost` is None unless the provider reported it for every call."""
+    """Run totals of what the model's replies reported. `cost` is None unless the provider reported it
+    for every call. `limits` holds each run-wide cap (max_llm_calls, max_prompt_tokens,
+    max_completion_tokens, max_money_spent) beside what was used of it, retried requests included;
+    logs written before it existed have none."""
 
     prompt_tokens: int
     completion_tokens: int
@@ -42,6 +52,7 @@ class Usage(_LogModel):
     llm_calls: int
     agents: int
     cost: float | None = None
+    limits: dict[str, CapUse] | None = None
 
 
 class ChatMessage(_LogModel):
@@ -63,6 +74,9 @@ class RunStart(_EventCommon):
     query_preview: str
     instruction: str | None
     workers: int
+    # Models with no model_prices entry while max_money_spent is set: the cap counts only the cost
+    # their provider reports after each call.
+    unpriced_models: list[str] = Field(default_factory=list)
 
 
 class AgentStart(_EventCommon):

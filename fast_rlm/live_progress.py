@@ -19,9 +19,19 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from fast_rlm.events import AgentEnd, AgentStart, CodeStep, HostCall, LlmCall, LlmRetry, LogEvent, RunEnd
+from fast_rlm.events import (
+    AgentEnd,
+    AgentStart,
+    CodeStep,
+    HostCall,
+    LlmCall,
+    LlmRetry,
+    LogEvent,
+    RunEnd,
+    RunStart,
+)
 from fast_rlm.log_stats import format_cost, format_count, format_duration
-from fast_rlm.progress import FULL, format_usage
+from fast_rlm.progress import FULL, format_caps, format_usage
 from fast_rlm.terminal_text import printable
 
 REFRESHES_PER_SECOND = 8
@@ -97,10 +107,14 @@ class RunProgress:
         self.tokens = 0
         self.cost = 0.0
         self.unpriced_calls = 0
+        self.caps = ""  # the run-wide caps in force, from run_start
 
     def apply(self, event: LogEvent) -> None:
         if self.started_ts is None and getattr(event, "ts", None) is not None:
             self.started_ts = event.ts
+        if isinstance(event, RunStart):
+            self.caps = format_caps(event.config)
+            return
         if isinstance(event, AgentStart):
             self._start_agent(event)
             return
@@ -177,7 +191,9 @@ def render_progress(run: RunProgress, level: int, now: float, max_rows: int | No
     for row_cells in cells:
         for column, (text, _) in enumerate(row_cells):
             widths[column] = max(widths[column], len(text))
-    lines = [_header(run, now), _line([(title, "dim") for title in _COLUMNS], widths)]
+    # The caps get a line of their own under the totals, which would push them off a narrow terminal.
+    caps = [_cropped(Text(f"caps: {run.caps}", style="dim"))] if run.caps else []
+    lines = [_header(run, now), *caps, _line([(title, "dim") for title in _COLUMNS], widths)]
     for row, row_cells in zip(rows, cells, strict=True):
         lines.append(_line(row_cells, widths))
         if level == FULL and isinstance(row, AgentProgress) and row.latest_line:
@@ -328,7 +344,7 @@ class LiveProgress:
         self._live.stop()
 
     def _renderable(self) -> RenderableType:
-        max_rows = max(1, self.console.size.height - RESERVED_LINES)
+        max_rows = max(1, self.console.size.height - RESERVED_LINES - (1 if self.run.caps else 0))
         if self.level == FULL:
             max_rows = max(1, max_rows // 2)
         with self._lock:

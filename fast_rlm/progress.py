@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
-from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent
+from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent, RunStart
 from fast_rlm.terminal_text import printable
 
 SILENT, SUMMARY, FULL = 0, 1, 2
@@ -50,6 +50,36 @@ def format_usage(usage: dict[str, Any]) -> str:
     return (
         f"{usage['agents']} agents, {usage['llm_calls']} LLM calls, "
         f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens, cost {cost}"
+    )
+
+
+def format_caps(config: dict[str, Any]) -> str:
+    """The run-wide caps in force, e.g. "$1.00 · 200,000 prompt + 50,000 completion tokens"; "" if none."""
+    parts = []
+    if config.get("max_money_spent") is not None:
+        parts.append(f"${config['max_money_spent']:.2f}")
+    tokens = [
+        f"{config[key]:,} {kind}"
+        for key, kind in (("max_prompt_tokens", "prompt"), ("max_completion_tokens", "completion"))
+        if config.get(key) is not None
+    ]
+    if tokens:
+        parts.append(" + ".join(tokens) + " tokens")
+    if config.get("max_llm_calls") is not None:
+        parts.append(f"{config['max_llm_calls']:,} LLM calls")
+    return " · ".join(parts)
+
+
+def unpriced_models_notice(event: RunStart) -> str | None:
+    """What to tell the user when max_money_spent cannot price some models' calls before they are sent."""
+    if not event.unpriced_models:
+        return None
+    pronoun = "it" if len(event.unpriced_models) == 1 else "them"
+    return (
+        f"fast-rlm: max_money_spent={event.config.get('max_money_spent')} cannot be enforced for "
+        f"{', '.join(event.unpriced_models)}: model_prices has no entry for {pronoun}, so only the cost "
+        "the provider reports after each call counts, and nothing if it reports none. Add an entry "
+        "(USD per million prompt and completion tokens) to price each call before it is sent."
     )
 
 

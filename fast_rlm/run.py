@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
 from fast_rlm.errors import CancelledError, ConfigError, FastRLMError, LLMUnreachableError, QueryError
-from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, Usage, parse_event
+from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.output_schema import to_json_schema
-from fast_rlm.progress import ProgressView, open_progress, parse_verbosity
+from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 
@@ -110,6 +111,10 @@ class PreparedRun:
 
     def _dispatch(self, raw_event: dict[str, Any], progress: ProgressView) -> None:
         event = parse_event(raw_event)
+        if isinstance(event, RunStart) and self.verbosity != SILENT:
+            notice = unpriced_models_notice(event)
+            if notice is not None:  # a live display shows it above the tree
+                print(notice, file=sys.stderr, flush=True)
         progress.show(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -2,7 +2,7 @@
 
 It stands in for the model in the demo, the tests, the examples and the benchmarks: a `responder`
 function reads each request and says what the "model" replies (or which HTTP failure to return).
-Every request is recorded.
+Every request is recorded, with the usage each reply reported and the peak of requests in flight.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ class ScriptedModelServer:
         # Per request, in arrival order: when it arrived and when the client hung up before the reply
         # (None if it did not), both from time.monotonic().
         self.timings: list[dict[str, float | None]] = []
+        # The usage block of every completion sent, in the order sent.
+        self.reported_usage: list[dict[str, Any]] = []
+        # Requests received and not yet answered (or hung up on); the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._server = _LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -111,7 +116,13 @@ class ScriptedModelServer:
             self.requests.append(request)
             self.authorization_headers.append(authorization)
             self.timings.append(timing)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         return timing
+
+    def _settled(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -129,6 +140,27 @@ class ScriptedModelServer:
                 length = int(self.headers.get("content-length", 0))
                 request = json.loads(self.rfile.read(length))
                 timing = server._record(request, self.headers.get("authorization", ""))
+                try:
+                    answer = self._answer(request, timing)
+                finally:
+                    # Counted out before the response goes: once the client has it, it may send its
+                    # next request at once, which must not find this one still counted.
+                    server._settled()
+                if answer is None:
+                    return
+                reply, body = answer
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _answer(
+                self, request: dict[str, Any], timing: dict[str, float | None]
+            ) -> tuple[ScriptedReply, bytes] | None:
+                """The reply and its body, or None when the connection is closed instead."""
                 reply = server.responder(request)
                 if isinstance(reply, str):
                     reply = ScriptedReply(content=reply)
@@ -136,20 +168,13 @@ class ScriptedModelServer:
                     if self._client_left_during(server.latency_s + reply.delay_s):
                         timing["client_left"] = time.monotonic()
                         self.close_connection = True
-                        return
+                        return None
                 if reply.drop_connection:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
-                    return
+                    return None
                 body = reply.body if reply.body is not None else json.dumps(self._completion(request, reply))
-                encoded = body if isinstance(body, bytes) else body.encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(encoded)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(encoded)
+                return reply, body if isinstance(body, bytes) else body.encode()
 
             def _client_left_during(self, seconds: float) -> bool:
                 """Waits out the simulated latency; True if the client hung up meanwhile."""
@@ -166,6 +191,8 @@ class ScriptedModelServer:
                 }
                 if reply.cost is not None:
                     usage["cost"] = reply.cost
+                with server._lock:
+                    server.reported_usage.append(usage)
                 return {
                     "id": "scripted",
                     "object": "chat.completion",

@@ -96,6 +96,8 @@ def test_http_500_is_retried_then_succeeds(scripted_server):
     assert result["results"] == "recovered"
     assert server.request_count == 3
     assert result["usage"]["llm_calls"] == 1  # failed attempts are not billed calls
+    # but each reached the provider, so each counts against max_llm_calls
+    assert result["usage"]["limits"]["max_llm_calls"] == {"limit": None, "used": 3}
     log = read_log(result["log_file"])
     retries = events_of(log, "llm_retry")
     assert [event["attempt"] for event in retries] == [1, 2]

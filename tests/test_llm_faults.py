@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
 
 import fast_rlm
-from fast_rlm.errors import LLMAuthError, LLMRateLimitError
+from fast_rlm.errors import LLMAuthError, LLMError, LLMRateLimitError
 from fast_rlm.scripted_model import ScriptedReply, repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, events_of, read_log
@@ -99,3 +100,61 @@ def test_reply_with_undecodable_bytes_is_read_with_replacements(scripted_server)
     server = scripted_server(lambda request: ScriptedReply(body=body))
     result = fast_rlm.run("q", config=config_for(server), verbosity=0)
     assert result["results"] == "ok \ufffd\ufffd"
+
+
+def test_an_unreadable_200_is_retried_once_only(scripted_server):
+    server = scripted_server(lambda request: ScriptedReply(body="<html>gateway ate it</html>"))
+    with pytest.raises(LLMError, match="non-JSON"):
+        fast_rlm.run("q", config=config_for(server, llm_max_retries=4), verbosity=0)
+    assert server.request_count == 2  # each one was most likely billed: not llm_max_retries of them
+
+
+class RateLimitFirstChild:
+    """Three children; the first child request to arrive gets 429 with Retry-After, once."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        self.limited_child: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, request):
+        task = scenarios.first_user_message(request)
+        if "child " not in task:
+            return repl("FINAL(await batch_llm_query(*[llm_query(n, f'child {n}') for n in range(3)]))")
+        with self._lock:
+            limit_this = self.limited_child is None
+            if limit_this:
+                self.limited_child = task
+        if limit_this:
+            headers = {"retry-after": str(self.retry_after_s)}
+            return ScriptedReply(status=429, body='{"error": "slow down"}', headers=headers)
+        return repl("FINAL(context + 1)")
+
+
+def test_other_agents_proceed_while_one_waits_out_a_retry_after(scripted_server):
+    responder = RateLimitFirstChild(retry_after_s=1)
+    server = scripted_server(responder)
+    result = fast_rlm.run("q", config=config_for(server, max_concurrency=1), verbosity=0)
+
+    assert result["results"] == [1, 2, 3]
+    tasks = [scenarios.first_user_message(request) for request in server.requests]
+    first, retry = [index for index, task in enumerate(tasks) if task == responder.limited_child]
+    # With one slot, the other two children could be served only if the backoff gave the slot up.
+    assert retry - first == 3
+    assert server.peak_in_flight == 1
+
+
+def test_requests_in_flight_never_pass_max_concurrency(scripted_server):
+    limited = ScriptedReply(status=429, body='{"error": "slow down"}', headers={"retry-after": "0"})
+    every_fifth = itertools.count()
+
+    def respond(request):
+        if scenarios.is_root(request):
+            return scenarios.fan_out(100)(request)
+        return limited if next(every_fifth) % 5 == 0 else repl("FINAL(context * context)")
+
+    server = scripted_server(respond, latency_s=0.05)
+    result = fast_rlm.run("q", config=config_for(server, max_concurrency=6), verbosity=0)
+
+    assert result["results"] == [n * n for n in range(100)]
+    assert server.peak_in_flight == 6  # every slot was used, and never one more

@@ -104,3 +104,19 @@ def test_final_none_is_told_apart_from_no_result():
 def test_lines_that_are_not_events_raise_event_format_error(line):
     with pytest.raises(EventFormatError):
         parse_event_json(line)
+
+
+def test_logs_written_before_the_budget_fields_still_parse(scripted_logs):
+    """`run_start.unpriced_models` and `usage.limits` came later within schema version 1."""
+    lines = [json.loads(line) for line in scripted_logs.fan_out_and_chain.read_text().splitlines()]
+    run_start, run_end = lines[0], lines[-1]
+    assert run_start["event"] == "run_start" and run_end["event"] == "run_end"
+    assert "limits" in run_end["usage"]
+
+    older_start = {key: value for key, value in run_start.items() if key != "unpriced_models"}
+    older_end = {**run_end, "usage": {k: v for k, v in run_end["usage"].items() if k != "limits"}}
+    assert parse_event(older_start).unpriced_models == []
+    assert parse_event(older_end).usage.limits is None
+    limits = parse_event(run_end).usage.limits
+    assert set(limits) == {"max_llm_calls", "max_prompt_tokens", "max_completion_tokens", "max_money_spent"}
+    assert limits["max_llm_calls"].used == run_end["usage"]["llm_calls"] + 1  # its 429 was sent too

@@ -200,13 +200,32 @@ def test_a_large_tree_folds_finished_children_to_fit_the_terminal():
     assert len(text.splitlines()) == 2 + 3 and "… 3 more rows, not shown" in text
 
 
+def test_the_caps_in_force_show_under_the_totals():
+    config = {"max_money_spent": 1.0, "max_prompt_tokens": 200_000, "max_completion_tokens": 50_000}
+    run_start = {
+        **{"v": 1, "ts": 100.0, "run_id": "r", "event": "run_start", "instruction": None, "workers": 1},
+        **{"config": {**config, "max_llm_calls": None}, "query_type": "str", "query_chars": 1},
+        "query_preview": "q",
+    }
+    run, now = replay([parse_event(run_start), *_fan_out_events(3, failed=set())])
+    lines = render(run, now).splitlines()
+
+    assert lines[0].startswith("fast-rlm running")
+    assert lines[1].strip() == "caps: $1.00 · 200,000 prompt + 50,000 completion tokens"
+    assert lines[2].split()[:2] == ["agent", "state"]
+    run.apply(parse_event({**run_start, "config": {"max_llm_calls": 100}}))
+    assert render(run, now).splitlines()[1].strip() == "caps: 100 LLM calls"
+
+
 def test_without_a_terminal_progress_is_a_line_per_event(scripted_server, capsys):
     server = scripted_server(scenarios.fan_out(3))
     result = fast_rlm.run("squares", config=config_for(server), verbosity=2)
 
     stderr = capsys.readouterr().err
     assert "\x1b[" not in stderr  # no cursor movement, no colour: plain lines for CI logs and pipes
-    lines = [line.rstrip() for line in stderr.splitlines()]
+    notice, *lines = [line.rstrip() for line in stderr.splitlines()]
+    # The default max_money_spent cannot price the scripted models: said once, before anything else.
+    assert notice.startswith("fast-rlm: max_money_spent=1 cannot be enforced for z-ai/glm-5")
     assert lines[0].startswith("▶ root (")
     assert any(line.startswith("  ▶ root.0 (") for line in lines)
     assert "    [root.1 step 1] FINAL(context * context)" in lines

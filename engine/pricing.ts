@@ -1,0 +1,31 @@
+// What a model call costs in USD: the provider's figure when it reported one, else the model's
+// entry in the config's model_prices, else unknown (null).
+import type { EngineConfig } from "./config.ts";
+import type { CallUsage } from "./usage.ts";
+
+export type ModelPrices = EngineConfig["model_prices"];
+export type ModelPrice = ModelPrices[string];
+
+export function tokenCost(price: ModelPrice, promptTokens: number, completionTokens: number): number {
+  return (promptTokens * price.prompt_per_million + completionTokens * price.completion_per_million) /
+    1_000_000;
+}
+
+export function pricedUsage(prices: ModelPrices, model: string, usage: CallUsage): CallUsage {
+  const price = priceOf(prices, model);
+  if (usage.cost !== null || price === null) return usage;
+  return { ...usage, cost: tokenCost(price, usage.prompt_tokens, usage.completion_tokens) };
+}
+
+// Own entries only: a model named "constructor" has no price.
+export function priceOf(prices: ModelPrices, model: string): ModelPrice | null {
+  return Object.hasOwn(prices, model) ? prices[model] : null;
+}
+
+// The configured models that max_money_spent cannot price before a call: without a model_prices
+// entry, only the cost their provider reports afterwards counts (nothing, if it reports none).
+export function unpricedModels(config: EngineConfig): string[] {
+  if (config.max_money_spent === null) return [];
+  const models = new Set([config.primary_agent, config.sub_agent]);
+  return [...models].filter((model) => priceOf(config.model_prices, model) === null);
+}

@@ -110,7 +110,13 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
         lastRejected = { value, violations };
         schemaNote = finalRejectedObservation(violations);
       }
-      const observation = run.redactor.redact(stepObservation(outcome, config.truncate_len)) +
+      // Redacted before it is cut to truncate_len, so a cut cannot leave a piece of a secret.
+      const redacted = {
+        stdout: run.redactor.redact(outcome.stdout),
+        stderr: run.redactor.redact(outcome.stderr),
+        error: outcome.error === null ? null : run.redactor.redact(outcome.error),
+      };
+      const observation = stepObservation(redacted, config.truncate_len) +
         ignoredBlocksNote(extracted.ignoredBlocks) + schemaNote;
       messages.push({ role: "user", content: observation });
     }

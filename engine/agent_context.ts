@@ -5,6 +5,9 @@ const PREVIEW_CHARS = 300;
 const MAX_KEYS_SHOWN = 20;
 const MAX_UTF8_BYTES_PER_CHAR = 4;
 
+// What a preview must not show: the run's secrets (redactor.ts), cut or whole.
+export type PreviewRedactor = { redactedStart(text: string, length: number): string };
+
 export type AgentContext = {
   bytes: Uint8Array;
   isText: boolean;
@@ -17,24 +20,31 @@ export type AgentContext = {
 const encoder = new TextEncoder();
 
 // A context given as a value: a child's data from llm_query.
-export function contextFromValue(value: unknown): AgentContext {
-  if (typeof value === "string") return textContext(encoder.encode(value));
-  return jsonContext(encoder.encode(JSON.stringify(value)), value, JSON.stringify(value));
+export function contextFromValue(value: unknown, redactor: PreviewRedactor): AgentContext {
+  if (typeof value === "string") return textContext(encoder.encode(value), redactor);
+  return jsonContext(encoder.encode(JSON.stringify(value)), value, JSON.stringify(value), redactor);
 }
 
 // A context given as bytes: the run's query, which reaches the engine as a raw frame.
-export function contextFromFrame(bytes: Uint8Array, isText: boolean): AgentContext {
-  if (isText) return textContext(bytes);
+export function contextFromFrame(
+  bytes: Uint8Array,
+  isText: boolean,
+  redactor: PreviewRedactor,
+): AgentContext {
+  if (isText) return textContext(bytes, redactor);
   const json = new TextDecoder().decode(bytes);
-  return jsonContext(bytes, JSON.parse(json), json);
+  return jsonContext(bytes, JSON.parse(json), json, redactor);
 }
 
-function textContext(bytes: Uint8Array): AgentContext {
+// A preview is cut by code points, so twice its length in UTF-16 units is decoded and redacted first.
+const HEAD_UNITS = PREVIEW_CHARS * 2;
+
+function textContext(bytes: Uint8Array, redactor: PreviewRedactor): AgentContext {
   // Only the start is decoded: a text context can be hundreds of MB.
-  const head = new TextDecoder().decode(bytes.subarray(0, PREVIEW_CHARS * MAX_UTF8_BYTES_PER_CHAR), {
+  const head = new TextDecoder().decode(bytes.subarray(0, HEAD_UNITS * MAX_UTF8_BYTES_PER_CHAR), {
     stream: true,
   });
-  const start = [...head].slice(0, PREVIEW_CHARS).join("");
+  const start = [...redactor.redactedStart(head, HEAD_UNITS)].slice(0, PREVIEW_CHARS).join("");
   const chars = codePoints(bytes);
   return {
     bytes,
@@ -46,8 +56,14 @@ function textContext(bytes: Uint8Array): AgentContext {
   };
 }
 
-function jsonContext(bytes: Uint8Array, value: unknown, json: string): AgentContext {
-  const preview = json.length > PREVIEW_CHARS ? `${json.slice(0, PREVIEW_CHARS)}...` : json;
+function jsonContext(
+  bytes: Uint8Array,
+  value: unknown,
+  json: string,
+  redactor: PreviewRedactor,
+): AgentContext {
+  const start = redactor.redactedStart(json, PREVIEW_CHARS);
+  const preview = json.length > PREVIEW_CHARS ? `${start}...` : start;
   return {
     bytes,
     isText: false,

@@ -20,7 +20,6 @@ async function main(): Promise<void> {
   const first = await host.nextMessage();
   if (first === null || first.type !== "start") throw new Error("the host must send a start message first");
   const start = first;
-  const query = contextFromFrame(await host.readFrame(start.query_frame.bytes), start.query_frame.is_text);
   setProtocolToken(start.protocol_token);
   const startedAt = performance.now();
   const redactor = new Redactor([
@@ -28,6 +27,11 @@ async function main(): Promise<void> {
     ...Object.values(start.env_variables),
     ...mcpSecrets(start.mcp_servers),
   ]);
+  const query = contextFromFrame(
+    await host.readFrame(start.query_frame.bytes),
+    start.query_frame.is_text,
+    redactor,
+  );
   const log = new LogWriter(start.log_file, start.run_id, redactor);
   const config = start.config;
   const workerCount = config.workers > 0 ? config.workers : navigator.hardwareConcurrency;

@@ -15,6 +15,17 @@ export class Redactor {
     );
   }
 
+  // The start of `text`, `length` characters, redacted before it is cut: a secret the cut would
+  // split is replaced whole, so no piece of it remains.
+  redactedStart(text: string, length: number): string {
+    return this.redact(text.slice(0, length + this.longestForm)).slice(0, length);
+  }
+
+  // The longest way a secret can appear: as written, or escaped inside JSON.
+  private get longestForm(): number {
+    return Math.max(0, ...this.secrets.map((secret) => JSON.stringify(secret).length));
+  }
+
   redact(text: string): string {
     for (const secret of this.secrets) {
       if (text.includes(secret)) text = text.replaceAll(secret, REDACTED);

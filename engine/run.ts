@@ -232,7 +232,7 @@ export class Run {
       depth: parent.depth + 1,
       model: request.model ?? this.config.sub_agent,
       instruction: request.instruction,
-      context: contextFromValue(request.data),
+      context: contextFromValue(request.data, this.redactor),
       outputSchema: request.schema,
       tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
       hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),

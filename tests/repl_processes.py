@@ -21,7 +21,9 @@ WAIT_TIMEOUT_S = 30.0  # a point that is never reached fails the test instead of
 
 # Agent code: a token for the interpreter it runs in, the same for every agent placed on one REPL
 # process (modules are shared there) and different between processes.
-INTERPRETER_TOKEN_CODE = "import os, sys\ntoken = sys.__dict__.setdefault('_test_interpreter', os.urandom(8).hex())\n"
+INTERPRETER_TOKEN_CODE = (
+    "import os, sys\ntoken = sys.__dict__.setdefault('_test_interpreter', os.urandom(8).hex())\n"
+)
 
 
 def _runs(process: psutil.Process, entry: str) -> bool:
@@ -85,7 +87,9 @@ def kill_largest_repl_process() -> int:
     by_memory = sorted(repl_processes(), key=lambda process: process.memory_info().rss, reverse=True)
     largest, runner_up = by_memory[0].memory_info().rss, by_memory[1].memory_info().rss
     if largest - runner_up < 100 * 1024 * 1024:
-        raise RuntimeError(f"no REPL process stands out by memory ({largest >> 20} MB vs {runner_up >> 20} MB)")
+        raise RuntimeError(
+            f"no REPL process stands out by memory ({largest >> 20} MB vs {runner_up >> 20} MB)"
+        )
     by_memory[0].send_signal(signal.SIGKILL)
     return by_memory[0].pid
 

@@ -102,6 +102,8 @@ def test_a_dead_repl_process_costs_only_the_agents_placed_on_it(scripted_server,
 RUNAWAY = "FINAL(sum(range(10**13)))"  # C-level: no interrupt stops it, only replacing its process
 SLOW_CHILDREN = 24
 LATE_CHILDREN = 4
+LATE_RANGE = range(1, 1 + LATE_CHILDREN)
+SLOW_RANGE = range(1 + LATE_CHILDREN, 1 + LATE_CHILDREN + SLOW_CHILDREN)
 
 
 @pytest.mark.timeout(60)
@@ -129,9 +131,9 @@ def test_children_started_while_a_process_restarts_all_succeed(scripted_server):
         return repl(
             "import asyncio\n"
             "spin = asyncio.ensure_future(llm_query(0, 'spin forever'))\n"
-            f"late = [asyncio.ensure_future(llm_query(i, 'late child')) for i in range(1, {1 + LATE_CHILDREN})]\n"
+            f"late = [asyncio.ensure_future(llm_query(i, 'late child')) for i in {LATE_RANGE}]\n"
             "await runaway_process_ended()\n"
-            f"slow = [llm_query(i, 'slow child') for i in range({1 + LATE_CHILDREN}, {1 + LATE_CHILDREN + SLOW_CHILDREN})]\n"
+            f"slow = [llm_query(i, 'slow child') for i in {SLOW_RANGE}]\n"
             "results = await asyncio.gather(spin, *late, *slow, return_exceptions=True)\n"
             "FINAL([r if isinstance(r, int) else f'{type(r).__name__}: {r}' for r in results])"
         )
@@ -142,7 +144,7 @@ def test_children_started_while_a_process_restarts_all_succeed(scripted_server):
 
     values = result["results"]
     assert values[0].startswith("LLMQueryError: ReplError:") and "step_timeout_s=0.3" in values[0]
-    assert values[1:] == list(range(1, 1 + LATE_CHILDREN + SLOW_CHILDREN))
+    assert values[1:] == [*LATE_RANGE, *SLOW_RANGE]
     ends = events_of(read_log(result["log_file"]), "agent_end")
     assert [end["agent_id"] for end in ends if end["status"] == "failed"] == ["root.0"]
 
@@ -166,7 +168,9 @@ def test_two_hundred_agents_share_two_repl_processes(scripted_server):
         if "look at the processes" in first_user_message(request):
             return repl("await look_at_processes()\nFINAL(context)")
         return repl(
-            "FINAL(await batch_llm_query(*[llm_query(i, 'look at the processes', tools=['look_at_processes']) for i in range(200)]))"
+            "calls = [llm_query(i, 'look at the processes', tools=['look_at_processes'])"
+            " for i in range(200)]\n"
+            "FINAL(await batch_llm_query(*calls))"
         )
 
     server = scripted_server(respond)

@@ -312,12 +312,29 @@ export class ReplPool {
     this.finishStep(step);
     const placed = this.agents.get(step.agentId);
     if (placed) placed.contextBytes = null; // the namespace has moved on from its context: no rebuild
+    let outcome: StepOutcome;
     try {
-      step.resolve(JSON.parse(new TextDecoder().decode(outcomeBytes)));
+      outcome = JSON.parse(new TextDecoder().decode(outcomeBytes));
     } catch {
       // Only agent code forging a message produces this; it costs that step, not the run.
-      step.reject(replError(`agent ${step.agentId}'s step reported an unreadable result`));
+      return step.reject(replError(`agent ${step.agentId}'s step reported an unreadable result`));
     }
+    // The runtime checks max_value_mb before it reports, but agent code can patch the runtime.
+    const overCap = typeof outcome.final_json === "string"
+      ? this.overValueCap(outcome.final_json.length, "the FINAL value")
+      : null;
+    step.resolve(
+      overCap === null ? outcome : { ...outcome, error: `ValueError: ${overCap}`, final_json: null },
+    );
+  }
+
+  // runtime.py's message for a value of `size` bytes (as JSON) over max_value_mb; null if within it.
+  private overValueCap(size: number, what: string): string | null {
+    if (size <= this.options.maxValueBytes) return null;
+    const sizeMb = (size / BYTES_PER_MB).toFixed(1);
+    const limitMb = this.options.maxValueBytes / BYTES_PER_MB;
+    return `${what} is ${sizeMb} MB as JSON, over max_value_mb=${limitMb}. Pass or return something ` +
+      `smaller (a summary, an index, a slice), or raise max_value_mb in the config.`;
   }
 
   private finishStep(step: PendingStep): void {
@@ -335,8 +352,12 @@ export class ReplPool {
     let replyJson: string;
     // A process may only ask on behalf of agents the pool placed on it, from a running step.
     const step = this.runningStepOf.get(request.agentId);
+    const overCap = this.overValueCap(payload.length, `the ${request.requestKind} request`);
     if (this.agents.get(request.agentId)?.process !== process || !step) {
       replyJson = JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
+    } else if (overCap !== null) {
+      // The runtime checks this too, but agent code can patch the runtime.
+      replyJson = JSON.stringify({ ok: false, error: { type: "ValueError", message: overCap } });
     } else {
       this.pauseClock(step);
       try {

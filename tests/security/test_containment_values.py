@@ -36,9 +36,7 @@ def echo_on_host(value: str) -> int:
 
 
 def test_values_over_max_value_mb_get_an_error_naming_it(scripted_server):
-    run = run_probes(
-        scripted_server, OVER_THE_CAP, config={"max_value_mb": 1}, host_functions=[echo_on_host]
-    )
+    run = run_probes(scripted_server, OVER_THE_CAP, config={"max_value_mb": 1}, host_functions=[echo_on_host])
 
     assert run.outcomes["FINAL"].startswith("ValueError: the FINAL value is 2.0 MB as JSON")
     assert run.outcomes["llm_query"].startswith("LLMQueryError: the llm_query request is 2.0 MB")

@@ -58,6 +58,14 @@ type PlacedAgent = {
   setupJson: string;
 };
 
+// An agent whose namespace the pool asked for; `sentTo` is set once the message went to a ready
+// process, whose worker then owes an answer as promptly as a step does.
+type PendingCreate = {
+  resolve: () => void;
+  reject: (error: Error) => void;
+  sentTo: { process: ReplProcess; at: number } | null;
+};
+
 type PendingStep = {
   stepId: number;
   agentId: string;
@@ -104,7 +112,7 @@ export class ReplPool {
   private agents = new Map<string, PlacedAgent>();
   private pendingSteps = new Map<number, PendingStep>();
   private runningStepOf = new Map<string, PendingStep>();
-  private pendingCreates = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private pendingCreates = new Map<string, PendingCreate>();
   private failedToStart = new Set<ReplProcess>();
   private nextStepId = 0;
   private snapshotNote: string | null = null;
@@ -195,7 +203,9 @@ export class ReplPool {
     const placed: PlacedAgent = { process, contextBytes, contextIsText, setupJson: JSON.stringify(setup) };
     this.agents.set(agentId, placed);
     process.agentCount += 1;
-    const created = new Promise<void>((resolve, reject) => this.pendingCreates.set(agentId, { resolve, reject }));
+    const created = new Promise<void>((resolve, reject) =>
+      this.pendingCreates.set(agentId, { resolve, reject, sentTo: null })
+    );
     this.sendCreate(agentId, placed);
     await created;
   }
@@ -220,6 +230,8 @@ export class ReplPool {
       setupJson: placed.setupJson,
     };
     process.send(message, placed.contextBytes); // copied into the frame: the pool keeps the bytes for a rebuild
+    const pending = this.pendingCreates.get(agentId);
+    if (pending) pending.sentTo = { process, at: performance.now() };
   }
 
   // A process that cannot restore the snapshot most likely has a damaged file (a disk filled up while
@@ -395,6 +407,17 @@ export class ReplPool {
       }
     }
     const limitMs = this.options.stepTimeoutSeconds * 1000;
+    // No step's clock runs while a new agent waits for its namespace, yet work left running by an
+    // earlier step can hold the worker just the same: past the same limit, the process is replaced
+    // (the waiting agent is rebuilt on the new one).
+    for (const [agentId, pending] of this.pendingCreates) {
+      const sentTo = pending.sentTo;
+      if (sentTo === null || !sentTo.process.alive || now - sentTo.at < limitMs + KILL_GRACE_MS) continue;
+      sentTo.process.kill(
+        `its REPL process did not take on agent ${agentId} within step_timeout_s=` +
+          `${this.options.stepTimeoutSeconds} (work left running by an earlier step held it), so it was replaced`,
+      );
+    }
     for (const step of this.pendingSteps.values()) {
       if (step.activeSince === null || !step.process.alive) continue;
       const overdueMs = step.activeMs + (now - step.activeSince) - limitMs;

@@ -97,7 +97,7 @@ def run_probes(
             stray_lines.append(line.decode(errors="replace"))
         return message
 
-    run_config = config_for(server, workers=1, run_timeout_s=PROBE_RUN_TIMEOUT_S, **(config or {}))
+    run_config = config_for(server, **{"workers": 1, "run_timeout_s": PROBE_RUN_TIMEOUT_S, **(config or {})})
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(EngineRun, "_authentic", recording_authentic)
         result = fast_rlm.run(

@@ -14,6 +14,7 @@ import threading
 
 import psutil
 
+from fast_rlm.scripted_model import repl
 from tests.security.containment_probes import assert_the_root_kept_working, run_probes
 
 FLOOD_MB = 200
@@ -111,4 +112,29 @@ def test_agent_code_reads_nothing_from_stdin_and_host_calls_still_resolve(script
     read = {name: outcome for name, outcome in run.outcomes.items() if outcome.startswith("ALLOWED")}
     assert set(read.values()) <= NOTHING_READ, read
     assert run.root_requests[1]["messages"][-1]["content"].strip() == "[0, 1, 2] 3"
+    assert_the_root_kept_working(run)
+
+
+def test_what_agent_code_writes_to_stderr_is_not_in_the_error_its_parent_sees(scripted_server):
+    """A dead REPL process's stderr tail ("last words") goes into the ReplError; agent code must not be
+    able to put words there (a forged error text, a secret, escape sequences)."""
+    marker = "words-from-agent-code"
+    dying = (
+        f"import os, sys\nos.write(2, b'{marker}\\n')\nsys.__stderr__.write('{marker}\\n')\n"
+        f"sys.__stderr__.flush()\nos._exit(3)"
+    )
+
+    def child(request):
+        return repl(dying)
+
+    run = run_probes(
+        scripted_server,
+        'await probe("child", lambda: llm_query(1, "write and die"))',
+        child_responder=child,
+        config={"workers": 2},
+    )
+
+    assert run.outcomes["child"].startswith("LLMQueryError: ReplError:"), run.outcomes
+    assert "exited (code" in run.outcomes["child"]
+    assert marker not in run.outcomes["child"]
     assert_the_root_kept_working(run)

@@ -6,10 +6,16 @@ completed root's step with its own value: the run returned the child's forgery. 
 line to the engine and each step's reporter are bound to it, and the engine accepts a message only
 from the process it placed that agent on.
 
-The impostor tries, in its own step: every step reporter it can find (gc scan of the runtime's
-callbacks), every other agent's channel (the runtime's namespaces), cancelling every other step, and
-writing a FINAL value into every other step's record. Root's result must be root's own, root's host
-function must never run, and root's step must end as root's code ended it.
+The impostor tries, in its own step: the old channel module (`_rlm_host`), every step reporter it
+can find (gc scan of the runtime's callbacks), every other agent's channel (the runtime's
+namespaces), cancelling every other step, and writing a FINAL value into every other step's record.
+Root's result must be root's own, root's host function must never run, and root's step must end as
+root's code ended it.
+
+Placed on another REPL process (a child: children go away from their parent), the impostor finds
+nothing of root's. Sharing root's interpreter (a grandchild, with two processes), it can reach all of
+the above: Python in one interpreter can introspect everything, so this case fails today (see
+the report on issue 10); an agent must not share an interpreter with an agent it must not act for.
 """
 
 from __future__ import annotations
@@ -25,53 +31,81 @@ from tests.conftest import config_for, events_of, read_log
 IMPOSTOR = """
 import gc
 import json
+import sys
 import _rlm_runtime
 
 mine = _rlm_runtime._current_step.get().step_id
 forged = json.dumps({"stdout": "", "stderr": "", "error": None, "final_json": json.dumps("FORGED")})
-tried = {"reporters": 0, "channels": 0, "cancelled": 0, "records": 0}
+host_call = json.dumps({"name": "root_only", "args": [], "kwargs": {}})
+tried = {}
 
+
+def closure_of(function):
+    cells = function.__closure__ or ()
+    return dict(zip(function.__code__.co_freevars, (cell.cell_contents for cell in cells)))
+
+
+async def attempt(name, action):
+    try:
+        result = action()
+        if hasattr(result, "__await__"):
+            await result
+        tried[name] = tried.get(name, 0) + 1
+    except Exception as error:
+        tried[name] = f"{type(error).__name__}: {error}"[:200]
+
+
+# The channel module agents could import before containment.
+for step_id in range(1, 64):
+    await attempt("_rlm_host.step_done", lambda: __import__("_rlm_host").step_done(step_id, forged))
+old_channel = "_rlm_host"
+await attempt("_rlm_host.request", lambda: __import__(old_channel).request("root", "host_function", host_call))
+# Every step reporter in this interpreter: the runtime's done-callbacks hold them.
 for found in gc.get_objects():
     if callable(found) and getattr(found, "__qualname__", "") == "start_step.<locals>.report_abort":
-        cells = dict(zip(found.__code__.co_freevars, (cell.cell_contents for cell in found.__closure__)))
-        if cells["step_id"] != mine:
-            cells["reporter"].done(forged)
-            tried["reporters"] += 1
-
-request = json.dumps({"name": "root_only", "args": [], "kwargs": {}})
+        if closure_of(found)["step_id"] != mine:
+            await attempt("reporter.done", lambda: closure_of(found)["reporter"].done(forged))
+# Every other agent's channel, from its namespace.
 for agent_id, namespace in list(_rlm_runtime._namespaces.items()):
-    channel = dict(zip(namespace["llm_query"].__code__.co_freevars,
-                       (cell.cell_contents for cell in namespace["llm_query"].__closure__))).get("channel")
-    if agent_id != context["me"] and channel is not None:
-        try:
-            await channel.request("host_function", request)
-        except Exception:
-            pass
-        tried["channels"] += 1
-
+    if agent_id != context["me"]:
+        channel = closure_of(namespace["llm_query"]).get("channel")
+        await attempt("channel.request", lambda: channel.request("host_function", host_call))
+# Every other step's record and task.
 for step_id, record in list(_rlm_runtime._steps_by_id.items()):
     if step_id != mine:
-        record.final_json = json.dumps("FORGED")
-        tried["records"] += 1
+        await attempt("record.final_json", lambda: setattr(record, "final_json", json.dumps("FORGED")))
 for step_id, task in list(_rlm_runtime._tasks_by_step_id.items()):
     if step_id != mine:
-        _rlm_runtime.cancel_step(step_id)
-        task.cancel()
-        tried["cancelled"] += 1
+        await attempt("cancel_step", lambda: _rlm_runtime.cancel_step(step_id))
+        await attempt("task.cancel", lambda: task.cancel())
 
+await impostor_done()
 FINAL(tried)
 """
 
-ROOT = "child = await llm_query({'me': 'root.0'}, 'impostor')\nFINAL({'real': 'root', 'child': child})"
-# The grandchild lands on root's REPL process: children are placed away from their parent, and with
-# two processes that is the grandparent's.
-ROOT_OF_A_CHAIN = "child = await llm_query(0, 'middle')\nFINAL({'real': 'root', 'child': child})"
-MIDDLE = "FINAL(await llm_query({'me': 'root.0.0'}, 'impostor'))"
+# Root starts a decoy child first, which stays until the impostor is done: placement by load alone
+# would then put the impostor beside root (as before containment); children go to a process other
+# than their parent's.
+ROOT = """
+import asyncio
+decoy, child = await asyncio.gather(
+    llm_query(0, 'decoy', tools=['impostor_done']),
+    llm_query({'me': 'root.1'}, 'impostor', tools=['impostor_done']),
+)
+FINAL({'real': 'root', 'child': child})
+"""
+# The grandchild lands on root's REPL process: with two processes, away from its parent is where
+# its grandparent is.
+ROOT_OF_A_CHAIN = (
+    "child = await llm_query(0, 'middle', tools=['impostor_done'])\nFINAL({'real': 'root', 'child': child})"
+)
+MIDDLE = "FINAL(await llm_query({'me': 'root.0.0'}, 'impostor', tools=['impostor_done']))"
 
 
 def _run(scripted_server, root_code: str):
     root_only_calls: list[int] = []
     lock = threading.Lock()
+    impostor_finished = threading.Event()
 
     def root_only() -> str:
         """Something only the root agent may do, on the host."""
@@ -79,17 +113,29 @@ def _run(scripted_server, root_code: str):
             root_only_calls.append(1)
         return "done for root"
 
+    def impostor_done(wait: bool = False) -> None:
+        """The impostor calls it when done; the decoy, with wait=True, waits for that."""
+        if wait:
+            assert impostor_finished.wait(20)
+        else:
+            impostor_finished.set()
+
     def respond(request):
-        task = first_user_message(request)
-        if "impostor" in task:
+        task = first_user_message(request).splitlines()[0]  # "Task: <instruction>"
+        if task == "Task: impostor":
             return repl(IMPOSTOR)
-        if "middle" in task:
+        if task == "Task: middle":
             return repl(MIDDLE)
+        if task == "Task: decoy":
+            return repl("await impostor_done(wait=True)\nFINAL('decoy')")
         return repl(root_code)
 
     server = scripted_server(respond)
     result = fast_rlm.run(
-        "q", config=config_for(server, workers=2, run_timeout_s=30), host_functions=[root_only], verbosity=0
+        "q",
+        config=config_for(server, workers=2, run_timeout_s=30),
+        host_functions=[root_only, impostor_done],
+        verbosity=0,
     )
     return result, root_only_calls
 

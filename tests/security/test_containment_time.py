@@ -42,7 +42,6 @@ LEFTOVERS = {
     "asyncio.ensure_future": "asyncio.ensure_future(busy())",
     "asyncio.Task": "asyncio.Task(busy())",  # not made through the loop's create_task
     "loop.call_soon": "loop.call_soon(busy_function)",
-    "a JS promise callback": "js.Promise.resolve(0).then(create_once_callable(busy_function))",
     "all of them": (
         "asyncio.ensure_future(busy())\nasyncio.Task(busy())\nloop.call_soon(busy_function)\n"
         "js.Promise.resolve(0).then(create_once_callable(busy_function))"

@@ -58,8 +58,8 @@ async def attempt(name, action):
 # The channel module agents could import before containment.
 for step_id in range(1, 64):
     await attempt("_rlm_host.step_done", lambda: __import__("_rlm_host").step_done(step_id, forged))
-old_channel = "_rlm_host"
-await attempt("_rlm_host.request", lambda: __import__(old_channel).request("root", "host_function", host_call))
+as_root = ("root", "host_function", host_call)
+await attempt("_rlm_host.request", lambda: __import__("_rlm_host").request(*as_root))
 # Every step reporter in this interpreter: the runtime's done-callbacks hold them.
 for found in gc.get_objects():
     if callable(found) and getattr(found, "__qualname__", "") == "start_step.<locals>.report_abort":

@@ -140,12 +140,15 @@ def _run(scripted_server, root_code: str):
     return result, root_only_calls
 
 
-@pytest.mark.parametrize(
-    ("placement", "root_code"),
-    [("a child, on the other REPL process", ROOT), ("a grandchild, on root's REPL process", ROOT_OF_A_CHAIN)],
-)
-def test_an_agent_cannot_complete_cancel_or_speak_for_roots_step(scripted_server, placement, root_code):
-    result, root_only_calls = _run(scripted_server, root_code)
+PLACEMENTS = {
+    "a child, on another REPL process": ROOT,
+    "a grandchild, on root's REPL process": ROOT_OF_A_CHAIN,
+}
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_an_agent_cannot_complete_cancel_or_speak_for_roots_step(scripted_server, placement):
+    result, root_only_calls = _run(scripted_server, PLACEMENTS[placement])
 
     assert isinstance(result["results"], dict) and result["results"]["real"] == "root", result["results"]
     assert root_only_calls == []

@@ -58,6 +58,14 @@ type PlacedAgent = {
   setupJson: string;
 };
 
+// An agent whose namespace the pool asked for; `sentTo` is set once the message went to a ready
+// process, whose worker then owes an answer as promptly as a step does.
+type PendingCreate = {
+  resolve: () => void;
+  reject: (error: Error) => void;
+  sentTo: { process: ReplProcess; at: number } | null;
+};
+
 type PendingStep = {
   stepId: number;
   agentId: string;
@@ -108,7 +116,7 @@ export class ReplPool {
   private agents = new Map<string, PlacedAgent>();
   private pendingSteps = new Map<number, PendingStep>();
   private runningStepOf = new Map<string, PendingStep>();
-  private pendingCreates = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private pendingCreates = new Map<string, PendingCreate>();
   private failedToStart = new Set<ReplProcess>();
   private nextStepId = 0;
   private snapshotNote: string | null = null;
@@ -202,7 +210,7 @@ export class ReplPool {
     this.agents.set(agentId, placed);
     process.agentCount += 1;
     const created = new Promise<void>((resolve, reject) =>
-      this.pendingCreates.set(agentId, { resolve, reject })
+      this.pendingCreates.set(agentId, { resolve, reject, sentTo: null })
     );
     this.sendCreate(agentId, placed);
     await created;
@@ -230,6 +238,8 @@ export class ReplPool {
       setupJson: placed.setupJson,
     };
     process.send(message, placed.contextBytes); // copied into the frame: the pool keeps the bytes for a rebuild
+    const pending = this.pendingCreates.get(agentId);
+    if (pending) pending.sentTo = { process, at: performance.now() };
   }
 
   // A process that cannot restore the snapshot most likely has a damaged file (a disk filled up while
@@ -325,12 +335,29 @@ export class ReplPool {
     this.finishStep(step);
     const placed = this.agents.get(step.agentId);
     if (placed) placed.contextBytes = null; // the namespace has moved on from its context: no rebuild
+    let outcome: StepOutcome;
     try {
-      step.resolve(JSON.parse(new TextDecoder().decode(outcomeBytes)));
+      outcome = JSON.parse(new TextDecoder().decode(outcomeBytes));
     } catch {
       // Only agent code forging a message produces this; it costs that step, not the run.
-      step.reject(replError(`agent ${step.agentId}'s step reported an unreadable result`));
+      return step.reject(replError(`agent ${step.agentId}'s step reported an unreadable result`));
     }
+    // The runtime checks max_value_mb before it reports, but agent code can patch the runtime.
+    const overCap = typeof outcome.final_json === "string"
+      ? this.overValueCap(outcome.final_json.length, "the FINAL value")
+      : null;
+    step.resolve(
+      overCap === null ? outcome : { ...outcome, error: `ValueError: ${overCap}`, final_json: null },
+    );
+  }
+
+  // runtime.py's message for a value of `size` bytes (as JSON) over max_value_mb; null if within it.
+  private overValueCap(size: number, what: string): string | null {
+    if (size <= this.options.maxValueBytes) return null;
+    const sizeMb = (size / BYTES_PER_MB).toFixed(1);
+    const limitMb = this.options.maxValueBytes / BYTES_PER_MB;
+    return `${what} is ${sizeMb} MB as JSON, over max_value_mb=${limitMb}. Pass or return something ` +
+      `smaller (a summary, an index, a slice), or raise max_value_mb in the config.`;
   }
 
   private finishStep(step: PendingStep): void {
@@ -348,8 +375,12 @@ export class ReplPool {
     let replyJson: string;
     // A process may only ask on behalf of agents the pool placed on it, from a running step.
     const step = this.runningStepOf.get(request.agentId);
+    const overCap = this.overValueCap(payload.length, `the ${request.requestKind} request`);
     if (this.agents.get(request.agentId)?.process !== process || !step) {
       replyJson = JSON.stringify({ ok: false, error: { type: "AgentError", message: "unknown agent" } });
+    } else if (overCap !== null) {
+      // The runtime checks this too, but agent code can patch the runtime.
+      replyJson = JSON.stringify({ ok: false, error: { type: "ValueError", message: overCap } });
     } else {
       this.pauseClock(step);
       try {
@@ -399,6 +430,17 @@ export class ReplPool {
       }
     }
     const limitMs = this.options.stepTimeoutSeconds * 1000;
+    // No step's clock runs while a new agent waits for its namespace, yet work left running by an
+    // earlier step can hold the worker just the same: past the same limit, the process is replaced
+    // (the waiting agent is rebuilt on the new one).
+    for (const [agentId, pending] of this.pendingCreates) {
+      const sentTo = pending.sentTo;
+      if (sentTo === null || !sentTo.process.alive || now - sentTo.at < limitMs + KILL_GRACE_MS) continue;
+      sentTo.process.kill(
+        `its REPL process did not take on agent ${agentId} within step_timeout_s=` +
+          `${this.options.stepTimeoutSeconds} (work left running by an earlier step held it), so it was replaced`,
+      );
+    }
     for (const step of this.pendingSteps.values()) {
       if (step.activeSince === null || !step.process.alive) continue;
       const overdueMs = step.activeMs + (now - step.activeSince) - limitMs;

@@ -171,9 +171,14 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
       _loadSnapshot: Deno.readFileSync(message.snapshotFile),
       jsglobals: allowedJsGlobals(),
     } as any);
-    // Anything an agent prints goes through runtime.py's routers; this catches only stray output.
-    pyodide.setStdout({ batched: () => {} });
-    pyodide.setStderr({ batched: () => {} });
+    // Anything an agent prints goes through runtime.py's routers; these catch only stray output
+    // (os.write(1, ...), sys.__stdout__), dropped as it comes: gathered into lines, a flood with no
+    // newline would grow this process to its memory limit. Stdin reads see end of file: the
+    // process's real stdin is the engine's pipe, and a read would block the worker on it.
+    const dropped = { write: (buffer: Uint8Array) => buffer.length };
+    pyodide.setStdout(dropped);
+    pyodide.setStderr(dropped);
+    pyodide.setStdin({ stdin: () => null });
     pyodide.setInterruptBuffer(control);
     // The heartbeat only advances while this worker's event loop is free: a stale one tells the
     // supervisor that Python code is holding the worker.

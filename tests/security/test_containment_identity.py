@@ -94,6 +94,8 @@ decoy, child = await asyncio.gather(
 )
 FINAL({'real': 'root', 'child': child})
 """
+
+
 def _run(scripted_server, root_code: str):
     root_only_calls: list[int] = []
     lock = threading.Lock()

@@ -187,9 +187,12 @@ function parseCompletion(text: string): AttemptResult {
     };
   }
   const usage = payload?.usage;
+  // A usage block without token counts says nothing: the budgets then count what was reserved.
+  const hasCounts = typeof usage === "object" && usage !== null &&
+    ("prompt_tokens" in usage || "completion_tokens" in usage);
   const cost: AttemptCost & { kind: "answered" } = {
     kind: "answered",
-    usage: typeof usage === "object" && usage !== null
+    usage: hasCounts
       ? {
         prompt_tokens: tokenCount(usage.prompt_tokens),
         completion_tokens: tokenCount(usage.completion_tokens),

@@ -55,8 +55,10 @@ COLUMN_NOTES = """
 wall: around fast_rlm.run(), engine start included; the median when --repeat > 1. min: the fastest run.
 ideal: the scripted model latency on the critical path (sequential model calls x latency).
 1st req: from calling run() to the first model request reaching the scripted server.
-peak RSS: this Python process + the deno engine and its worker threads, sampled every 20 ms;
-  the max over runs; 1 MB = 2^20 bytes.
+peak RSS: this Python process + the deno engine + its REPL processes, sampled every 20 ms; the max
+  over runs; 1 MB = 2^20 bytes. Pages the processes share (the deno binary) count once per process.
+peak PSS: the same, with each shared page divided among the processes that map it: what the
+  machine holds. Sampled every 200 ms (reading page maps costs CPU).
 other CPU: cores that everything outside this process tree used during the run (the max over runs);
   above ~0.2 the machine was busy and the wall times are skewed.
 check: results complete and in order, and exactly the expected number of model requests."""
@@ -126,6 +128,7 @@ class Measurement:
     wall_s: float
     first_request_s: float | None  # run() called -> first model request reaches the server
     peak_rss_mb: float
+    peak_pss_mb: float
     other_cpu_cores: float  # what the rest of the machine used meanwhile
     requests: int
     problem: str | None  # None when the results are complete and in order
@@ -153,6 +156,10 @@ class Row:
     @property
     def peak_rss_mb(self) -> float:
         return max(m.peak_rss_mb for m in self.measurements)
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return max(m.peak_pss_mb for m in self.measurements)
 
     @property
     def other_cpu_cores(self) -> float:
@@ -291,6 +298,7 @@ def measure(
         wall_s=wall_s,
         first_request_s=min(request_times) - started if request_times else None,
         peak_rss_mb=peak.peak_mb,
+        peak_pss_mb=peak.peak_pss_mb,
         other_cpu_cores=other.cores,
         requests=requests,
         problem=problem,
@@ -344,6 +352,7 @@ def report(rows: list[Row]) -> tuple[bool, bool]:
                 f"{row.ideal_s:.2f}",
                 f"{first_request:.2f}" if first_request is not None else "-",
                 f"{row.peak_rss_mb:.0f}",
+                f"{row.peak_pss_mb:.0f}",
                 f"{row.other_cpu_cores:.2f}",
                 "/".join(map(str, row.requests)),
                 str(row.scenario.expected_requests),
@@ -360,6 +369,7 @@ def report(rows: list[Row]) -> tuple[bool, bool]:
             "ideal s",
             "1st req s",
             "peak RSS MB",
+            "peak PSS MB",
             "other CPU",
             "requests",
             "expected",

@@ -56,6 +56,32 @@ def test_time_awaiting_children_does_not_count_against_the_step(scripted_server)
     assert result["results"] == ["rested"] * 4
 
 
+def test_a_runaway_child_is_interrupted_while_siblings_queued_behind_it_are_overdue(scripted_server):
+    """Steps dispatched together to one REPL process queue behind the runaway, and their clocks run
+    from dispatch, so they are overdue too. The interrupt must still reach the runaway (not cost the
+    process), and the siblings then finish in their own time."""
+    children = 16
+
+    def respond(request):
+        task = first_user_message(request)
+        if "runaway" in task:
+            return repl("while True:\n    pass") if call_number(request) == 1 else repl("FINAL('stopped')")
+        if "square" in task:
+            return repl("FINAL(context * context)")
+        calls = ", ".join(f"llm_query({n}, '{'runaway' if n == 3 else 'square'}')" for n in range(children))
+        return repl(f"FINAL(await batch_llm_query({calls}, return_exceptions=True))")
+
+    server = scripted_server(respond)
+    config = config_for(server, step_timeout_s=STEP_TIMEOUT_S, workers=2, run_timeout_s=60)
+    result = fast_rlm.run("q", config=config, verbosity=0)
+
+    expected = [n * n for n in range(children)]
+    expected[3] = "stopped"
+    assert result["results"] == expected
+    ends = events_of(read_log(result["log_file"]), "agent_end")
+    assert all(end["status"] == "done" for end in ends)  # no process was replaced, no agent lost
+
+
 def test_c_level_loop_costs_its_worker_and_siblings_survive(scripted_server):
     def respond(request):
         task = first_user_message(request)

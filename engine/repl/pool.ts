@@ -471,7 +471,8 @@ export class ReplPool {
         fresh.agentCount += 1;
         this.sendCreate(agentId, placed);
         if (step) {
-          step.process = fresh;
+          // Its clock restarts when it is dispatched again; until then it is not running anywhere.
+          Object.assign(step, { process: fresh, activeMs: 0, activeSince: null });
           fresh.ready.then(() => {
             if (this.pendingSteps.has(step.stepId)) this.dispatchStep(step);
           }, () => {});

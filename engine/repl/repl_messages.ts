@@ -7,10 +7,13 @@
 
 // The worker's control block, a SharedArrayBuffer of Int32 cells shared by the supervisor and the
 // worker, read without waiting for the other's event loop.
-export const CONTROL_CELLS = 3;
 export const INTERRUPT_CELL = 0; // Pyodide's interrupt buffer: 2 = SIGINT
 export const HEARTBEAT_CELL = 1; // ms since the process started, written while the worker's loop is free
-export const OVERDUE_STEP_CELL = 2; // the step the engine wants stopped
+// The steps the engine wants stopped, one id a cell (0: free). Several can be overdue at once (steps
+// queued behind one that holds the interpreter), and the interrupt must reach whichever runs.
+export const OVERDUE_FIRST_CELL = 2;
+export const OVERDUE_CELLS = 256;
+export const CONTROL_CELLS = OVERDUE_FIRST_CELL + OVERDUE_CELLS;
 
 // Engine -> REPL process. The payload, where there is one, is named in the comment.
 export type ToReplProcess =

@@ -309,7 +309,7 @@ def _agent_traceback(error: BaseException) -> str:
 _MONITORING_TOOL = 5
 LEFTOVER_WORK = -1  # doomed "step id": agent code running outside any live step
 _timeout_message = ["step timed out"]
-_overdue_step_id = [lambda: 0]  # reads the control block's overdue cell; set by configure()
+_is_overdue = [lambda step_id: False]  # reads the control block's overdue cells; set by configure()
 _doomed_step_id = [0]
 _leftover_interrupts = [0]
 _steps_by_id: dict[int, _StepRecord] = {}
@@ -370,7 +370,7 @@ def _on_interrupt(signum, frame) -> None:
         if _leftover_interrupts[0] >= 2:
             _doom(LEFTOVER_WORK)
         raise StepTimedOut("work left running after its step ended was stopped")
-    if step.step_id != _overdue_step_id[0]():
+    if not _is_overdue[0](step.step_id):
         return
     step.interrupts += 1
     if step.interrupts >= 2:
@@ -378,12 +378,12 @@ def _on_interrupt(signum, frame) -> None:
     raise StepTimedOut(_timeout_message[0])
 
 
-def configure(timeout_message: str, max_value_bytes: int, overdue_step_id) -> None:
+def configure(timeout_message: str, max_value_bytes: int, is_overdue) -> None:
     """Called once by worker.ts: what an agent is told when its step times out, the largest value
-    (max_value_mb) and a function reading which step the supervisor wants stopped."""
+    (max_value_mb) and a function telling whether the supervisor wants a step stopped."""
     _timeout_message[0] = timeout_message
     _max_value_bytes[0] = max_value_bytes
-    _overdue_step_id[0] = overdue_step_id
+    _is_overdue[0] = is_overdue
 
 
 def cancel_step(step_id: int) -> None:

@@ -11,7 +11,8 @@ import {
   type FromWorker,
   HEARTBEAT_CELL,
   INTERRUPT_CELL,
-  OVERDUE_STEP_CELL,
+  OVERDUE_CELLS,
+  OVERDUE_FIRST_CELL,
   type ToReplProcess,
   type ToWorker,
 } from "./repl_messages.ts";
@@ -73,7 +74,15 @@ let lastInterruptAt = 0;
 
 function markOverdue(stepId: number): void {
   overdueSteps.add(stepId);
-  Atomics.store(control, OVERDUE_STEP_CELL, stepId);
+  // A free cell, or when all are taken (hundreds of overdue steps), the oldest entry's.
+  let cell = OVERDUE_FIRST_CELL + (overdueSteps.size - 1) % OVERDUE_CELLS;
+  for (let index = OVERDUE_FIRST_CELL; index < OVERDUE_FIRST_CELL + OVERDUE_CELLS; index++) {
+    if (Atomics.load(control, index) === 0) {
+      cell = index;
+      break;
+    }
+  }
+  Atomics.store(control, cell, stepId);
   post({ kind: "cancel_step", stepId });
   interruptTimer ??= setInterval(interruptIfHeld, INTERRUPT_CHECK_MS);
 }
@@ -89,8 +98,8 @@ function interruptIfHeld(): void {
 
 function stopInterrupting(stepId: number): void {
   if (!overdueSteps.delete(stepId)) return;
-  if (Atomics.load(control, OVERDUE_STEP_CELL) === stepId) {
-    Atomics.store(control, OVERDUE_STEP_CELL, [...overdueSteps].at(-1) ?? 0);
+  for (let index = OVERDUE_FIRST_CELL; index < OVERDUE_FIRST_CELL + OVERDUE_CELLS; index++) {
+    if (Atomics.load(control, index) === stepId) Atomics.store(control, index, 0);
   }
   if (overdueSteps.size === 0 && interruptTimer !== null) {
     clearInterval(interruptTimer);

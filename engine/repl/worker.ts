@@ -11,7 +11,8 @@ import {
   CONTROL_CELLS,
   type FromWorker,
   HEARTBEAT_CELL,
-  OVERDUE_STEP_CELL,
+  OVERDUE_CELLS,
+  OVERDUE_FIRST_CELL,
   type ToWorker,
 } from "./repl_messages.ts";
 
@@ -194,7 +195,8 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     runtime.configure(
       message.timeoutMessage,
       message.maxValueBytes,
-      () => Atomics.load(control, OVERDUE_STEP_CELL),
+      (stepId: number) =>
+        control.subarray(OVERDUE_FIRST_CELL, OVERDUE_FIRST_CELL + OVERDUE_CELLS).includes(stepId),
     );
     for (const [name] of message.pythonModules.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);

@@ -129,15 +129,6 @@ export class ReplPool {
     this.watchdog = setInterval(() => this.watch(), WATCHDOG_INTERVAL_MS);
   }
 
-  get size(): number {
-    return this.processes.length;
-  }
-
-  // The REPL processes' ids, for tests and benchmarks that look at them from outside.
-  get pids(): number[] {
-    return this.processes.map((process) => process.pid);
-  }
-
   private startProcess(): ReplProcess {
     const process = new ReplProcess(
       {

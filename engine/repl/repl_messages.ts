@@ -36,7 +36,7 @@ export type ToReplProcess =
 // REPL process -> engine.
 export type FromReplProcess =
   | { kind: "status"; rssBytes: number } // the supervisor's heartbeat, sent on a timer
-  | { kind: "ready"; loadMs: number }
+  | { kind: "ready" }
   | { kind: "init_failed"; message: string }
   | { kind: "snapshot" } // payload: the snapshot
   | { kind: "agent_created"; agentId: string; error: string | null }

@@ -66,7 +66,6 @@ export function replProcessCommand(options: ReplProcessOptions): Deno.Command {
 export class ReplProcess {
   readonly ready: Promise<void>;
   readonly ended: Promise<string>; // resolves with why the process ended
-  readonly spawnedAt = performance.now();
   lastHeardAt = performance.now();
   rssBytes = 0;
   agentCount = 0;
@@ -103,10 +102,6 @@ export class ReplProcess {
 
   get alive(): boolean {
     return this.endReason === null;
-  }
-
-  get pid(): number {
-    return this.child.pid;
   }
 
   // Sends at once; for the first message (init or make_snapshot).

@@ -164,7 +164,6 @@ async function makeSnapshot(): Promise<void> {
 }
 
 async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void> {
-  const started = performance.now();
   const control = new Int32Array(message.control, 0, CONTROL_CELLS);
   try {
     sealProcessGlobals();
@@ -204,7 +203,7 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     // or interrupt buffer.
     pyodide.unregisterJsModule("pyodide_js");
     runtime.forget_modules(["pyodide_js", "pyodide_js._api", "pyodide_js._module"]);
-    post({ kind: "ready", loadMs: performance.now() - started });
+    post({ kind: "ready" });
   } catch (error) {
     post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });
   }

@@ -2,7 +2,8 @@
 
 Precedence, lowest first: the packaged rlm_config.yaml, ./rlm_config.yaml in the working directory,
 then an RLMConfig or dict passed to run() (only the fields it sets). Unknown keys and bad values
-raise ConfigError before the engine starts.
+raise ConfigError before the engine starts. Every source may also use the original fast-rlm's key
+names (config_aliases.py).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 import difflib
 import os
 from contextvars import ContextVar
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
 
-from fast_rlm.errors import ConfigError, MissingAPIKeyError
+from fast_rlm.config_aliases import CONFIG_ALIASES, translate_aliases
+from fast_rlm.errors import ConfigError, ConfigTypeError, MissingAPIKeyError
 from fast_rlm.resources import packaged_config_file
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
@@ -44,24 +48,31 @@ def _packaged(key: str) -> Any:
     return _PACKAGED[key]
 
 
-class ModelPrice(BaseModel):
+@dataclass(config=ConfigDict(extra="forbid"))
+class ModelPrice:
     """What a model costs, for providers that report no cost."""
-
-    model_config = ConfigDict(extra="forbid")
 
     prompt_per_million: float = Field(ge=0)
     completion_per_million: float = Field(ge=0)
 
 
-class RLMConfig(BaseModel):
-    """Run configuration. Every field's default comes from the packaged rlm_config.yaml."""
+# Model-name prefixes of the original fast-rlm's other backends, which this one does not have.
+_UNSUPPORTED_BACKENDS = {
+    "acp:": "Agent Client Protocol agents (acp:...)",
+    "cli:": "coding-agent CLIs (cli:...)",
+}
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+@dataclass(config=ConfigDict(extra="forbid", validate_assignment=True))
+class _ConfigFields:
+    """The fields, their defaults and their checks; RLMConfig below adds how they are set and read.
+    Every field's default comes from the packaged rlm_config.yaml, except the original's keys that
+    have no effect here (the last group)."""
 
     primary_agent: str = Field(default_factory=lambda: _packaged("primary_agent"), min_length=1)
     sub_agent: str = Field(default_factory=lambda: _packaged("sub_agent"), min_length=1)
     base_url: str | None = Field(default_factory=lambda: _packaged("base_url"))
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    api_key: SecretStr | None = Field(default=None, repr=False)
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
     max_calls_per_subagent: int = Field(default_factory=lambda: _packaged("max_calls_per_subagent"), ge=1)
     truncate_len: int = Field(default_factory=lambda: _packaged("truncate_len"), ge=1)
@@ -82,49 +93,118 @@ class RLMConfig(BaseModel):
     repl_memory_mb: int = Field(default_factory=lambda: _packaged("repl_memory_mb"), ge=256)
     max_value_mb: float = Field(default_factory=lambda: _packaged("max_value_mb"), gt=0, le=1024)
     schema_timeout_s: float = Field(default_factory=lambda: _packaged("schema_timeout_s"), gt=0)
+    # Keys of the original fast-rlm, accepted so its configs load unchanged, with no effect here:
+    # there is no compression guard (no confirmation calls are made before a delegation), and ACP
+    # and CLI agents are not backends here (a model named acp:... or cli:... is refused).
+    enable_compression_guard: bool = False
+    compression_min_chars: int = Field(default=5000, ge=0)
+    compression_ratio: float = Field(default=0.6, gt=0)
+    acp_agents: dict[str, Any] | None = None
+    cli_agents: dict[str, Any] | None = None
+    cli_minimal: bool = False
+    cli_allow_api_key: bool = False
+
+    @field_validator("primary_agent", "sub_agent")
+    @classmethod
+    def _served_by_an_openai_compatible_endpoint(cls, model: str) -> str:
+        for prefix, backend in _UNSUPPORTED_BACKENDS.items():
+            if model.startswith(prefix):
+                raise ValueError(
+                    f"{backend} are a backend of the original fast-rlm that this one does not have. "
+                    "Name a model of an OpenAI-compatible endpoint (base_url / RLM_MODEL_BASE_URL)."
+                )
+        return model
+
+
+# The engine has no use for these: the key travels apart from the config, the rest do nothing here.
+_NOT_FOR_THE_ENGINE = (
+    "api_key",
+    "enable_compression_guard",
+    "compression_min_chars",
+    "compression_ratio",
+    "acp_agents",
+    "cli_agents",
+    "cli_minimal",
+    "cli_allow_api_key",
+)
+
+
+class RLMConfig(_ConfigFields):
+    """Run configuration: RLMConfig(max_depth=2, ...), validated on construction and on every
+    attribute assignment. A dataclass, so dataclasses.replace and dataclasses.asdict work (asdict
+    holds api_key as a SecretStr). The original fast-rlm's key names (config_aliases.py) are
+    accepted as keywords and attributes."""
+
+    # A slot, not an instance attribute: validated assignment replaces the instance's __dict__.
+    __slots__ = ("_fields_set",)
+
+    def __init__(self, **values: Any) -> None:
+        source = _validation_source.get()
+        values = translate_aliases(values, source)
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise config_error_from(error, source) from None
+        # The fields given here are the ones that override ./rlm_config.yaml in run().
+        object.__setattr__(self, "_fields_set", set(values))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "_fields_set":  # copy and pickle restore the slot through setattr
+            object.__setattr__(self, name, value)
+            return
+        alias = CONFIG_ALIASES.get(name)
+        if alias is not None:
+            name, value = alias.target, alias.converted(value, f"RLMConfig.{name}")
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as error:
+            raise config_error_from(error, f"RLMConfig.{name}") from None
+        self._fields_set.add(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for names that are not fields: the original's names read ours.
+        alias = CONFIG_ALIASES.get(name)
+        if alias is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return alias.from_target(getattr(self, alias.target))
+
+    @property
+    def fields_set(self) -> frozenset[str]:
+        """The fields given at construction or assigned since (dataclasses.replace gives them all)."""
+        return frozenset(self._fields_set)
 
     @classmethod
     def default(cls) -> RLMConfig:
         """The packaged defaults merged with ./rlm_config.yaml, if there is one."""
         return resolve_config(None)
 
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as error:
-            raise config_error_from(error, _validation_source.get()) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as error:
-            raise config_error_from(error, f"RLMConfig.{name}") from None
-
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get("RLM_MODEL_BASE_URL") or DEFAULT_BASE_URL
 
     def resolved_api_key(self) -> str:
-        key = self.api_key.get_secret_value() if self.api_key else os.environ.get("RLM_MODEL_API_KEY")
+        if self.api_key:
+            return self.api_key.get_secret_value()
+        key = os.environ.get("RLM_MODEL_API_KEY") or os.environ.get("OPENROUTER_API_KEY")
         if not key:
             raise MissingAPIKeyError(
-                "No API key. Set the RLM_MODEL_API_KEY environment variable, or pass "
-                "RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run()."
+                "No API key. Set the RLM_MODEL_API_KEY (or OPENROUTER_API_KEY) environment variable, "
+                "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run()."
             )
         return key
 
     def engine_fields(self) -> dict[str, Any]:
-        """What the engine receives: every field, the base URL resolved, never the key."""
-        fields = self.model_dump()
+        """What the engine receives: its fields, the base URL resolved, never the key."""
+        fields = {name: value for name, value in asdict(self).items() if name not in _NOT_FOR_THE_ENGINE}
         fields["base_url"] = self.resolved_base_url()
         return fields
 
 
 def config_error_from(error: ValidationError, source: str) -> ConfigError:
-    known = [name for name in RLMConfig.model_fields]
+    known = [field.name for field in fields(RLMConfig)] + list(CONFIG_ALIASES)
     problems = []
     for issue in error.errors():
         key = ".".join(str(part) for part in issue["loc"]) or "(config)"
-        if issue["type"] == "extra_forbidden":
+        if issue["type"] in ("extra_forbidden", "unexpected_keyword_argument", "no_such_attribute"):
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(known)}."
             problems.append(f"unknown config key '{key}'.{hint}")
@@ -138,16 +218,16 @@ def resolve_config(config: RLMConfig | dict[str, Any] | None) -> RLMConfig:
     local = Path.cwd() / LOCAL_CONFIG_NAME
     sources = [str(packaged_config_file())]
     if local.is_file() and local.resolve() != packaged_config_file().resolve():
-        merged.update(read_config_file(local))
+        merged.update(translate_aliases(read_config_file(local), str(local)))
         sources.append(str(local))
     if isinstance(config, RLMConfig):
-        merged.update({name: getattr(config, name) for name in config.model_fields_set})
+        merged.update({name: getattr(config, name) for name in config.fields_set})
         sources.append("the RLMConfig passed to run()")
     elif isinstance(config, dict):
-        merged.update(config)
+        merged.update(translate_aliases(config, "the config dict passed to run()"))
         sources.append("the config dict passed to run()")
     elif config is not None:
-        raise ConfigError(f"config must be an RLMConfig, a dict or None, not {type(config).__name__}.")
+        raise ConfigTypeError(f"config must be an RLMConfig, a dict or None, not {type(config).__name__}.")
     token = _validation_source.set(" < ".join(sources))
     try:
         return RLMConfig(**merged)

@@ -2,6 +2,10 @@
 
 Errors raised after the engine started carry what the run had done: `partial_results` (the FINAL
 values of agents that finished, by agent id), `usage` and `log_file`.
+
+The original fast-rlm raised builtin exceptions, and its users' `except` clauses name them: every
+error here is a RuntimeError (what a failed run raised there), and an argument rejected before the
+run is also the ValueError or TypeError it raised for the same mistake.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class FastRLMError(Exception):
+class FastRLMError(RuntimeError):
     """Base class of every fast-rlm error."""
 
     def __init__(
@@ -26,24 +30,43 @@ class FastRLMError(Exception):
         self.log_file = log_file
 
 
-class ConfigError(FastRLMError):
-    """A configuration key or value is wrong (rlm_config.yaml, RLMConfig or a dict)."""
+class ConfigError(FastRLMError, ValueError):
+    """A configuration key or value is wrong (rlm_config.yaml, RLMConfig, a dict or an argument of
+    run() such as verbosity or mcp_servers)."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An argument of run() has the wrong type: config, env_variables, mcp_servers, llm_kwargs or
+    verbosity."""
+
+
+class UnsupportedFeatureError(ConfigError):
+    """A feature of the original fast-rlm this one does not have (Vertex AI, sessions on disk, ACP
+    and CLI agent backends); the message says what to use instead."""
 
 
 class MissingAPIKeyError(ConfigError):
     """No API key: set RLM_MODEL_API_KEY or pass api_key in the config."""
 
 
-class QueryError(FastRLMError):
-    """The query is not a str, dict or list of JSON values, or input_file cannot be read."""
+class QueryError(FastRLMError, ValueError):
+    """No query, a query holding values JSON cannot carry, or an input_file that cannot be read."""
 
 
-class ToolError(FastRLMError):
+class QueryTypeError(QueryError, TypeError):
+    """The query is not a str, dict or list, or the instruction is not a str."""
+
+
+class ToolError(FastRLMError, TypeError):
     """A function given as a tool or host function cannot be used (lambda, closure, no source, ...)."""
 
 
 class SchemaError(FastRLMError):
     """output_schema is not a usable schema, or the agent never produced a FINAL value matching it."""
+
+
+class OutputSchemaError(SchemaError, TypeError):
+    """The output_schema argument cannot be turned into a JSON Schema (found before the run)."""
 
 
 class EngineStartError(FastRLMError):

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fast_rlm.errors import ConfigError
+from fast_rlm.errors import ConfigError, ConfigTypeError
 
 
 class McpServer(BaseModel):
@@ -49,12 +49,16 @@ def plan_mcp_servers(mcp_servers: dict[str, Any] | None) -> McpPlan:
     if not mcp_servers:
         return McpPlan({}, [], [])
     if not isinstance(mcp_servers, dict):
-        raise ConfigError("mcp_servers must be a dict of name -> server settings.")
+        raise ConfigTypeError("mcp_servers must be a dict of name -> server settings.")
     servers: dict[str, dict[str, Any]] = {}
     net_hosts: list[str] = []
     run_commands: list[str] = []
     for name, settings in mcp_servers.items():
-        if not isinstance(name, str) or not name.isidentifier():
+        if not isinstance(name, str) or not isinstance(settings, dict):
+            raise ConfigTypeError(
+                f"mcp_servers[{name!r}]: mcp_servers must map str names to dicts of server settings."
+            )
+        if not name.isidentifier():
             raise ConfigError(f"MCP server name {name!r} must be an identifier (letters, digits, _).")
         try:
             server = McpServer.model_validate(settings)

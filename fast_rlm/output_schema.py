@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 from pydantic import TypeAdapter
 
-from fast_rlm.errors import SchemaError
+from fast_rlm.errors import OutputSchemaError
 
 
 def to_json_schema(output_schema: Any) -> dict[str, Any] | None:
@@ -21,12 +21,12 @@ def to_json_schema(output_schema: Any) -> dict[str, Any] | None:
         except jsonschema.SchemaError as error:
             path = "/".join(str(part) for part in error.absolute_path) or "(top level)"
             message = f"output_schema is not a valid JSON Schema at {path}: {error.message}"
-            raise SchemaError(message) from None
+            raise OutputSchemaError(message) from None
         return output_schema
     try:
         return TypeAdapter(output_schema).json_schema()
     except Exception as error:  # pydantic raises several kinds for types it cannot describe
-        raise SchemaError(
+        raise OutputSchemaError(
             f"output_schema {output_schema!r} cannot be turned into a JSON Schema ({error}). Pass a pydantic "
             "model, a type such as list[Model] or int, or a JSON Schema dict."
         ) from None

@@ -14,7 +14,8 @@ from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent, 
 from fast_rlm.terminal_text import printable
 
 SILENT, SUMMARY, FULL = 0, 1, 2
-_NAMED_LEVELS = {"silent": SILENT, "summary": SUMMARY, "full": FULL}
+# "quiet" and "verbose" are the original fast-rlm's other names for silent and full.
+_NAMED_LEVELS = {"silent": SILENT, "quiet": SILENT, "summary": SUMMARY, "full": FULL, "verbose": FULL}
 PREVIEW_CHARS = 200
 
 # Two live displays drawing on one terminal garble each other: a run that starts while another
@@ -26,6 +27,8 @@ def parse_verbosity(verbosity: int | str | None, verbose: bool | None) -> int:
     """verbosity 0/"silent", 1/"summary", 2/"full"; the older verbose=True means full."""
     if verbosity is None:
         return FULL if verbose else (SILENT if verbose is False else SUMMARY)
+    if isinstance(verbosity, bool):  # as the verbose flag
+        return FULL if verbosity else SILENT
     if isinstance(verbosity, str) and verbosity.lower() in _NAMED_LEVELS:
         return _NAMED_LEVELS[verbosity.lower()]
     if (
@@ -34,9 +37,10 @@ def parse_verbosity(verbosity: int | str | None, verbose: bool | None) -> int:
         and verbosity in (SILENT, SUMMARY, FULL)
     ):
         return verbosity
-    from fast_rlm.errors import ConfigError
+    from fast_rlm.errors import ConfigError, ConfigTypeError
 
-    raise ConfigError(f"verbosity must be 0/'silent', 1/'summary' or 2/'full', not {verbosity!r}.")
+    error = ConfigError if isinstance(verbosity, (int, str)) else ConfigTypeError
+    raise error(f"verbosity must be 0/'silent', 1/'summary' or 2/'full', not {verbosity!r}.")
 
 
 def _short(value: Any) -> str:

@@ -19,7 +19,15 @@ from typing_extensions import Unpack
 from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.engine_process import EngineRun
-from fast_rlm.errors import CancelledError, ConfigError, FastRLMError, LLMUnreachableError, QueryError
+from fast_rlm.errors import (
+    CancelledError,
+    ConfigError,
+    ConfigTypeError,
+    FastRLMError,
+    LLMUnreachableError,
+    QueryError,
+    QueryTypeError,
+)
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.mcp_config import plan_mcp_servers
@@ -179,12 +187,14 @@ def _check_env_variables(env_variables: Any) -> dict[str, str]:
     if env_variables is None:
         return {}
     if not isinstance(env_variables, dict):
-        raise ConfigError("env_variables must be a dict of name -> str value.")
+        raise ConfigTypeError("env_variables must be a dict of name -> str value.")
     for name, value in env_variables.items():
-        if not isinstance(name, str) or not name or "=" in name:
+        if not isinstance(name, str):
+            raise ConfigTypeError(f"env_variables: the name {name!r} is not a str.")
+        if not name or "=" in name:
             raise ConfigError(f"env_variables: {name!r} is not a usable variable name.")
         if not isinstance(value, str):
-            raise ConfigError(
+            raise ConfigTypeError(
                 f"env_variables[{name!r}] is a {type(value).__name__}; values must be str (use str(...))."
             )
     return dict(env_variables)
@@ -204,13 +214,13 @@ def _resolve_input(
         context: Any = _parse_json_file(path, text) if path.suffix == ".json" else text
         if query is not None:
             if not isinstance(query, str):
-                raise QueryError("With input_file, `query` is the question about it and must be a str.")
+                raise QueryTypeError("With input_file, `query` is the question about it and must be a str.")
             instruction = instruction or query
         query = context
     if query is None:
         raise QueryError("No query: pass a str, dict or list as `query`, or an `input_file`.")
     if not isinstance(query, (str, dict, list)):
-        raise QueryError(
+        raise QueryTypeError(
             f"The query must be a str, dict or list, not {type(query).__name__}. "
             "Convert it (str(...) or a dict of JSON values) first."
         )
@@ -222,7 +232,7 @@ def _resolve_input(
             f"The query must hold JSON values only (str, number, bool, None, list, dict): {error}."
         ) from None
     if instruction is not None and not isinstance(instruction, str):
-        raise QueryError(f"instruction must be a str, not {type(instruction).__name__}.")
+        raise QueryTypeError(f"instruction must be a str, not {type(instruction).__name__}.")
     return query, instruction
 
 

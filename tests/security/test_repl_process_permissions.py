@@ -60,7 +60,7 @@ class ReplCommand:
 def repl_command() -> ReplCommand:
     if not is_installed():
         pytest.fail("The engine's dependencies are not installed: run `fast-rlm setup` first.")
-    memory_mb = RLMConfig.model_fields["repl_memory_mb"].get_default(call_default_factory=True)
+    memory_mb = RLMConfig().repl_memory_mb
     recorder = [
         deno_binary(),
         "run",

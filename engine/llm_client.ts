@@ -40,6 +40,7 @@ export type LlmClientOptions = {
   apiKey: string;
   timeoutSeconds: number;
   maxRetries: number;
+  requestParameters: Record<string, unknown>; // the user's llm_kwargs, in every request body
   // Applied to every string of a request: agent code can put an env_variables value into a child's
   // instruction, data, schema or model name, and none may reach the endpoint.
   redact: (text: string) => string;
@@ -103,6 +104,7 @@ export class LlmClient {
     const timeoutSignal = AbortSignal.timeout(this.options.timeoutSeconds * 1000);
     const redact = this.options.redact;
     const body = {
+      ...this.options.requestParameters,
       model: redact(model),
       messages: messages.map((message) => ({ role: message.role, content: redact(message.content) })),
     };
@@ -196,6 +198,8 @@ function parseCompletion(text: string): AttemptResult {
       ? {
         prompt_tokens: tokenCount(usage.prompt_tokens),
         completion_tokens: tokenCount(usage.completion_tokens),
+        cached_tokens: tokenCount(usage.prompt_tokens_details?.cached_tokens),
+        reasoning_tokens: tokenCount(usage.completion_tokens_details?.reasoning_tokens),
         cost: typeof usage.cost === "number" && Number.isFinite(usage.cost) ? usage.cost : null,
       }
       : null,

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       apiKey: start.api_key,
       timeoutSeconds: config.llm_timeout_s,
       maxRetries: config.llm_max_retries,
+      requestParameters: start.llm_kwargs,
       redact: (text) => redactor.redact(text),
     });
     pool = new ReplPool(

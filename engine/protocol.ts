@@ -24,6 +24,9 @@ export type StartMessage = {
   tools: ToolSpec[];
   host_functions: FunctionSignature[];
   env_variables: Record<string, string>;
+  // Extra chat-completion parameters (temperature, seed, ...) for every request; the host has refused
+  // the keys the engine sets itself.
+  llm_kwargs: Record<string, unknown>;
   mcp_servers: Record<string, McpServerSpec>;
 };
 

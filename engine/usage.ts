@@ -6,20 +6,38 @@ export type Usage = {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  cached_tokens: number; // of the prompt tokens, those the provider served from its cache
+  reasoning_tokens: number; // of the completion tokens, those spent reasoning
   llm_calls: number; // answered model calls (limits.max_llm_calls counts every request sent)
   agents: number;
   cost: number | null;
   limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
 };
 
-export type CallUsage = { prompt_tokens: number; completion_tokens: number; cost: number | null };
+// cached_tokens and reasoning_tokens are 0 when the provider reports no
+// prompt_tokens_details.cached_tokens or completion_tokens_details.reasoning_tokens.
+export type CallUsage = {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost: number | null;
+};
 
 // A reply that said nothing of its usage.
-export const UNREPORTED_USAGE: CallUsage = { prompt_tokens: 0, completion_tokens: 0, cost: null };
+export const UNREPORTED_USAGE: CallUsage = {
+  prompt_tokens: 0,
+  completion_tokens: 0,
+  cached_tokens: 0,
+  reasoning_tokens: 0,
+  cost: null,
+};
 
 export class UsageTotals {
   private promptTokens = 0;
   private completionTokens = 0;
+  private cachedTokens = 0;
+  private reasoningTokens = 0;
   private llmCalls = 0;
   private agents = 0;
   private reportedCost = 0;
@@ -28,6 +46,8 @@ export class UsageTotals {
   addCall(call: CallUsage): void {
     this.promptTokens += call.prompt_tokens;
     this.completionTokens += call.completion_tokens;
+    this.cachedTokens += call.cached_tokens;
+    this.reasoningTokens += call.reasoning_tokens;
     this.llmCalls += 1;
     if (call.cost === null) this.callsWithoutCost += 1;
     else this.reportedCost += call.cost;
@@ -46,6 +66,8 @@ export class UsageTotals {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
       total_tokens: this.promptTokens + this.completionTokens,
+      cached_tokens: this.cachedTokens,
+      reasoning_tokens: this.reasoningTokens,
       llm_calls: this.llmCalls,
       agents: this.agents,
       cost: this.cost,

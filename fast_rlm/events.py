@@ -8,6 +8,7 @@ event type this version does not know (a newer writer, a hand-edited log) become
 from __future__ import annotations
 
 import json
+from collections.abc import ItemsView, KeysView, ValuesView
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -20,16 +21,47 @@ class _LogModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class _ReadsAsLogLine:
+    """Read access to an event as the dict of its log line, for code written against the original
+    fast-rlm's dict events: event["agent_id"], "error" in event, event.get("step", 0), event.keys(),
+    dict(event). The event stays a typed, frozen model; nested values read as dicts too."""
+
+    def log_line(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        return self.log_line()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.log_line()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.log_line().get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        return self.log_line().keys()
+
+    def values(self) -> ValuesView[Any]:
+        return self.log_line().values()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self.log_line().items()
+
+
 class ErrorInfo(_LogModel):
     type: str
     message: str
 
 
 class CallUsage(_LogModel):
-    """Tokens and cost of one model call. `cost` is None when the provider did not report it."""
+    """Tokens and cost of one model call. `cost` is None when the provider did not report it.
+    `cached_tokens` (of the prompt) and `reasoning_tokens` (of the completion) are 0 when it reported
+    none, and in logs written before they existed."""
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
     cost: float | None = None
 
 
@@ -44,11 +76,14 @@ class Usage(_LogModel):
     """Run totals of what the model's replies reported. `cost` is None unless the provider reported it
     for every call. `limits` holds each run-wide cap (max_llm_calls, max_prompt_tokens,
     max_completion_tokens, max_money_spent) beside what was used of it, retried requests included;
-    logs written before it existed have none."""
+    logs written before it existed have none. `cached_tokens` and `reasoning_tokens` sum those of
+    the calls (0 in logs written before they existed)."""
 
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
     llm_calls: int
     agents: int
     cost: float | None = None
@@ -60,10 +95,14 @@ class ChatMessage(_LogModel):
     content: str
 
 
-class _EventCommon(_LogModel):
+class _EventCommon(_ReadsAsLogLine, _LogModel):
     v: int
     ts: float
     run_id: str
+
+    def log_line(self) -> dict[str, Any]:
+        """The event as the dict of a log line (fields this version knows, defaults filled in)."""
+        return self.model_dump()
 
 
 class RunStart(_EventCommon):
@@ -160,13 +199,16 @@ class RunEnd(_EventCommon):
     duration_s: float
 
 
-class UnknownEvent(BaseModel):
+class UnknownEvent(_ReadsAsLogLine, BaseModel):
     """An event type this reader does not know, kept as written."""
 
     model_config = ConfigDict(frozen=True)
 
     event: str
     raw: dict[str, Any]
+
+    def log_line(self) -> dict[str, Any]:
+        return dict(self.raw)
 
     @property
     def agent_id(self) -> str | None:

@@ -96,6 +96,8 @@ class AgentRecord:
     host_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
     reported_cost: float = 0.0
     calls_without_cost: int = 0
     start_offset: int | None = None
@@ -329,6 +331,8 @@ class LogIndex:
             record.llm_calls += 1
             record.prompt_tokens += event.usage.prompt_tokens
             record.completion_tokens += event.usage.completion_tokens
+            record.cached_tokens += event.usage.cached_tokens
+            record.reasoning_tokens += event.usage.reasoning_tokens
             if event.usage.cost is None:
                 record.calls_without_cost += 1
             else:

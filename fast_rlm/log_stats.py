@@ -24,6 +24,8 @@ class RunTotals:
     code_steps: int
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
     cost: float | None
     duration_s: float | None
     error: ErrorInfo | None
@@ -42,6 +44,8 @@ def run_totals(index: LogIndex) -> RunTotals:
             code_steps=code_steps,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
             cost=usage.cost,
             duration_s=index.run_end.duration_s,
             error=index.run_end.error,
@@ -59,6 +63,8 @@ def run_totals(index: LogIndex) -> RunTotals:
         code_steps=code_steps,
         prompt_tokens=sum(record.prompt_tokens for record in records),
         completion_tokens=sum(record.completion_tokens for record in records),
+        cached_tokens=sum(record.cached_tokens for record in records),
+        reasoning_tokens=sum(record.reasoning_tokens for record in records),
         cost=None if llm_calls == 0 or unpriced else sum(record.reported_cost for record in records),
         duration_s=elapsed,
         error=None,
@@ -91,11 +97,17 @@ def format_totals(totals: RunTotals) -> str:
     duration = format_duration(totals.duration_s)
     if not totals.from_run_end and totals.duration_s is not None:
         duration += " so far"
+    # Shown only when the provider reported some, so most runs' line stays short.
+    details = ", ".join(
+        f"{format_count(count)} {kind}"
+        for count, kind in ((totals.cached_tokens, "cached"), (totals.reasoning_tokens, "reasoning"))
+        if count
+    )
     return (
         f"{totals.status} in {duration}: {format_count(totals.agents)} agents, "
         f"{format_count(totals.llm_calls)} LLM calls, {format_count(totals.code_steps)} code steps, "
         f"{format_count(totals.prompt_tokens)} prompt + {format_count(totals.completion_tokens)} "
-        f"completion tokens, cost {cost}"
+        f"completion tokens{f' ({details})' if details else ''}, cost {cost}"
     )
 
 

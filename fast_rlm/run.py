@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,10 @@ def run(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
+    output_schema: Any = None,
+    tools: list[Callable[..., Any]] | None = None,
+    env_variables: dict[str, str] | None = None,
+    mcp_servers: dict[str, dict[str, Any]] | None = None,
     **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """Answer `query` with a recursive language model.
@@ -53,9 +58,14 @@ def run(
     REPL; `instruction` says what to do with it. Returns {"results", "usage", "log_file", "run_id"}.
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
     `on_event` gets every event (fast_rlm.events models, run_end last), `on_step` every CodeStep.
+    `llm_kwargs` (temperature, seed, ...) go into the body of every model request, root and children.
+    The first eight parameters may be given by position, in the original fast-rlm's order.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
-    return prepare_run(run_arguments(query, prefix, config, verbose, options)).execute()
+    arguments = run_arguments(
+        query, prefix, config, verbose, output_schema, tools, env_variables, mcp_servers, options
+    )
+    return prepare_run(arguments).execute()
 
 
 async def arun(
@@ -63,12 +73,18 @@ async def arun(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
+    output_schema: Any = None,
+    tools: list[Callable[..., Any]] | None = None,
+    env_variables: dict[str, str] | None = None,
+    mcp_servers: dict[str, dict[str, Any]] | None = None,
     **options: Unpack[RunOptions],
 ) -> dict[str, Any]:
     """run() for asyncio code. Cancelling the awaiting task cancels the run: the engine stops every
     agent and closes the log before asyncio.CancelledError propagates. Callbacks run in a worker
     thread."""
-    arguments = run_arguments(query, prefix, config, verbose, options)
+    arguments = run_arguments(
+        query, prefix, config, verbose, output_schema, tools, env_variables, mcp_servers, options
+    )
     loop = asyncio.get_running_loop()
     prepared = await loop.run_in_executor(None, prepare_run, arguments)
     execution = loop.run_in_executor(None, prepared.execute)
@@ -144,6 +160,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     host_function_specs = [host_function_spec(function) for function in host_functions]
     check_unique(tools + host_function_specs)
     env_variables = _check_env_variables(arguments["env_variables"])
+    llm_kwargs = _check_llm_kwargs(arguments["llm_kwargs"])
     mcp = plan_mcp_servers(arguments["mcp_servers"])
     api_key = resolved.resolved_api_key()
     net_host = _check_reachable(resolved.resolved_base_url())
@@ -163,6 +180,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "tools": tools,
         "host_functions": host_function_specs,
         "env_variables": env_variables,
+        "llm_kwargs": llm_kwargs,
         "mcp_servers": mcp.servers,
     }
     engine = EngineRun(
@@ -198,6 +216,34 @@ def _check_env_variables(env_variables: Any) -> dict[str, str]:
                 f"env_variables[{name!r}] is a {type(value).__name__}; values must be str (use str(...))."
             )
     return dict(env_variables)
+
+
+# Request-body keys the engine sets or relies on: it sends the model and messages itself, reads one
+# whole JSON reply, and budgets for a single completion per request.
+_ENGINE_REQUEST_KEYS = ("model", "messages", "stream", "stream_options", "n")
+
+
+def _check_llm_kwargs(llm_kwargs: Any) -> dict[str, Any]:
+    if llm_kwargs is None:
+        return {}
+    if not isinstance(llm_kwargs, dict) or not all(isinstance(name, str) for name in llm_kwargs):
+        raise ConfigTypeError(
+            "llm_kwargs must be a dict with str keys of chat-completion parameters, e.g. {'temperature': 0}."
+        )
+    taken = [name for name in llm_kwargs if name in _ENGINE_REQUEST_KEYS]
+    if taken:
+        raise ConfigError(
+            f"llm_kwargs cannot set {', '.join(map(repr, taken))}: the engine sets "
+            f"{', '.join(_ENGINE_REQUEST_KEYS)} of every request itself. Choose models with "
+            "primary_agent and sub_agent in the config."
+        )
+    try:
+        json.dumps(llm_kwargs, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            f"llm_kwargs must hold JSON values only (they go into the request body): {error}."
+        ) from None
+    return dict(llm_kwargs)
 
 
 def _resolve_input(

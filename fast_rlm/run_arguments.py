@@ -8,11 +8,24 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from fast_rlm.config import RLMConfig
+from fast_rlm.errors import UnsupportedFeatureError
 from fast_rlm.events import CodeStep, LogEvent
 
-# Callbacks get the typed events of fast_rlm.events; event.model_dump() is the log line as a dict.
+# Callbacks get the typed events of fast_rlm.events; they also read as dicts of the log line.
 EventCallback = Callable[[LogEvent], object]
 StepCallback = Callable[[CodeStep], object]
+
+# The parameters that may be given by position, in the original fast-rlm's order.
+POSITIONAL_NAMES = (
+    "query",
+    "prefix",
+    "config",
+    "verbose",
+    "output_schema",
+    "tools",
+    "env_variables",
+    "mcp_servers",
+)
 
 
 class RunOptions(TypedDict, total=False):
@@ -20,18 +33,35 @@ class RunOptions(TypedDict, total=False):
 
     instruction: str | None
     input_file: str | Path | None
-    output_schema: Any
-    tools: list[Callable[..., Any]] | None
     host_functions: list[Callable[..., Any]] | None
-    env_variables: dict[str, str] | None
-    mcp_servers: dict[str, dict[str, Any]] | None
+    llm_kwargs: dict[str, Any] | None
     verbosity: int | str | None
     on_event: EventCallback | None
     on_step: StepCallback | None
     log_dir: str | Path | None
+    # The original fast-rlm's, accepted at their default values only (see _ORIGINAL_ONLY).
+    vertex: bool
+    session_dir: str | Path | None
+    session_id: str | None
+    add_session_code_to_context: bool
 
 
-OPTION_NAMES = tuple(RunOptions.__annotations__)
+_SESSIONS_UNSUPPORTED = (
+    "sessions kept on disk are not supported yet; pass what a later run needs in its query, or use "
+    "fast_rlm.Session to share settings between runs"
+)
+# Option -> (its value that changes nothing, why any other value is refused).
+_ORIGINAL_ONLY: dict[str, tuple[Any, str]] = {
+    "vertex": (
+        False,
+        "Vertex AI is not a backend here; point base_url (or RLM_MODEL_BASE_URL) at an "
+        "OpenAI-compatible endpoint, such as Vertex AI's, with its access token as api_key",
+    ),
+    "session_dir": (None, _SESSIONS_UNSUPPORTED),
+    "session_id": (None, _SESSIONS_UNSUPPORTED),
+    "add_session_code_to_context": (True, _SESSIONS_UNSUPPORTED),
+}
+OPTION_NAMES = tuple(name for name in RunOptions.__annotations__ if name not in _ORIGINAL_ONLY)
 
 
 def run_arguments(
@@ -39,19 +69,34 @@ def run_arguments(
     prefix: str | None,
     config: RLMConfig | dict[str, Any] | None,
     verbose: bool | None,
+    output_schema: Any,
+    tools: list[Callable[..., Any]] | None,
+    env_variables: dict[str, str] | None,
+    mcp_servers: dict[str, dict[str, Any]] | None,
     options: dict[str, Any],
 ) -> dict[str, Any]:
-    """All arguments by name, the missing options as None; an unknown option is a TypeError."""
-    for name in options:
-        if name not in OPTION_NAMES:
-            close = difflib.get_close_matches(name, OPTION_NAMES, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else f" Options: {', '.join(OPTION_NAMES)}."
+    """All arguments by name, the missing options as None. An unknown option is a TypeError; an
+    option of the original fast-rlm this one lacks, set to anything but its default, is an
+    UnsupportedFeatureError."""
+    for name, value in options.items():
+        if name in _ORIGINAL_ONLY:
+            default, reason = _ORIGINAL_ONLY[name]
+            if value != default:
+                raise UnsupportedFeatureError(f"{name}={value!r}: {reason}.")
+        elif name not in OPTION_NAMES:
+            known = OPTION_NAMES + POSITIONAL_NAMES
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Options: {', '.join(known)}."
             raise TypeError(f"unexpected keyword argument {name!r}.{hint}")
     return {
         **dict.fromkeys(OPTION_NAMES),
-        **options,
+        **{name: value for name, value in options.items() if name in OPTION_NAMES},
         "query": query,
         "prefix": prefix,
         "config": config,
         "verbose": verbose,
+        "output_schema": output_schema,
+        "tools": tools,
+        "env_variables": env_variables,
+        "mcp_servers": mcp_servers,
     }

@@ -29,6 +29,10 @@ class ScriptedReply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     cost: float | None = None
+    # Reported as usage.prompt_tokens_details.cached_tokens and
+    # usage.completion_tokens_details.reasoning_tokens when set.
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
     drop_connection: bool = False  # close the socket without answering (a connection reset)
 
 
@@ -191,6 +195,10 @@ class ScriptedModelServer:
                 }
                 if reply.cost is not None:
                     usage["cost"] = reply.cost
+                if reply.cached_tokens is not None:
+                    usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
+                if reply.reasoning_tokens is not None:
+                    usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
                 with server._lock:
                     server.reported_usage.append(usage)
                 return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -33,13 +33,20 @@ def stream(
     prefix: str | None = None,
     config: RLMConfig | dict[str, Any] | None = None,
     verbose: bool | None = None,
+    output_schema: Any = None,
+    tools: list[Callable[..., Any]] | None = None,
+    env_variables: dict[str, str] | None = None,
+    mcp_servers: dict[str, dict[str, Any]] | None = None,
     **options: Unpack[RunOptions],
 ) -> RunStream:
     """run()'s arguments; iterate the result with `async for` to get the run's events as they happen
     (fast_rlm.events models), the last being RunEnd. On failure, RunEnd (status "error" or
     "cancelled") is yielded, then the run's FastRLMError is raised. Invalid arguments raise at the
     first iteration, before any event. Nothing runs until the first iteration."""
-    return RunStream(run_arguments(query, prefix, config, verbose, options))
+    arguments = run_arguments(
+        query, prefix, config, verbose, output_schema, tools, env_variables, mcp_servers, options
+    )
+    return RunStream(arguments)
 
 
 class RunStream:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from fast_rlm.config import read_config_file
@@ -25,6 +26,54 @@ EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
+# Flags that set a config key, by the key they set: they win over --config and ./rlm_config.yaml.
+CONFIG_FLAGS = ("primary_agent", "sub_agent", "max_depth", "max_calls_per_subagent", "max_llm_calls")
+
+# The original fast-rlm's flags for backends and features this one does not have, and what to do instead.
+_OPENAI_COMPATIBLE_ONLY = (
+    "fast-rlm talks to models over an OpenAI-compatible HTTP API only (no ACP or CLI agent backends): "
+    "pass a model name with --primary-agent/--sub-agent and point RLM_MODEL_BASE_URL (or base_url in "
+    "--config) at its endpoint."
+)
+_NO_SESSIONS = (
+    "persistent sessions are not supported: every run starts with a fresh REPL. Pass what an earlier "
+    "run returned as the query or with --input-file."
+)
+UNSUPPORTED_FLAGS = {
+    "--acp-agents": _OPENAI_COMPATIBLE_ONLY,
+    "--cli-agents": _OPENAI_COMPATIBLE_ONLY,
+    "--cli-allow-api-key": _OPENAI_COMPATIBLE_ONLY,
+    "--cli-minimal": _OPENAI_COMPATIBLE_ONLY,
+    "--session-dir": _NO_SESSIONS,
+    "--session-id": _NO_SESSIONS,
+    "--no-session-code": _NO_SESSIONS,
+    "--vertex": (
+        "there is no Vertex AI routing: point RLM_MODEL_BASE_URL (or base_url in --config) at an "
+        "OpenAI-compatible endpoint, such as Vertex AI's, with its key or access token in RLM_MODEL_API_KEY."
+    ),
+}
+_SWITCHES = {"--cli-allow-api-key", "--cli-minimal", "--no-session-code", "--vertex"}  # take no value
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {number}")
+        return number
+
+    return parse
+
+
+def _model_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a model name, e.g. 'openai/gpt-5-mini'")
+    return text
+
+
 def _query_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fast-rlm",
@@ -34,20 +83,67 @@ def _query_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-file", help="a text or .json file that becomes `context`")
     parser.add_argument("--instruction", help="what the root agent should do with the context")
     parser.add_argument("--config", help="a YAML file of config keys (overrides ./rlm_config.yaml)")
+    overrides = parser.add_argument_group("config keys (these win over --config and ./rlm_config.yaml)")
+    overrides.add_argument(
+        "--primary-agent",
+        dest="primary_agent",
+        type=_model_name,
+        metavar="MODEL",
+        help="the root agent's model",
+    )
+    overrides.add_argument(
+        "--sub-agent", dest="sub_agent", type=_model_name, metavar="MODEL", help="the child agents' model"
+    )
+    overrides.add_argument(
+        "--max-depth",
+        dest="max_depth",
+        type=_at_least(0),
+        metavar="N",
+        help="how deep children may nest (max_depth)",
+    )
+    overrides.add_argument(
+        "--max-calls",
+        dest="max_calls_per_subagent",
+        type=_at_least(1),
+        metavar="N",
+        help="model calls per agent (max_calls_per_subagent)",
+    )
+    overrides.add_argument(
+        "--max-global-calls",
+        dest="max_llm_calls",
+        type=_at_least(1),
+        metavar="N",
+        help="model requests in the whole run, retries included (max_llm_calls)",
+    )
     parser.add_argument("--prefix", help="log file name prefix")
     parser.add_argument("--log-dir", help="where the JSONL log goes (default ./logs)")
-    parser.add_argument("--verbosity", default="summary", help="silent, summary or full (0, 1, 2)")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr (--verbosity silent)"
+    )
+    parser.add_argument("--verbosity", help="silent, summary (default) or full, or 0, 1, 2; wins over -q")
+    for flag in UNSUPPORTED_FLAGS:  # accepted only to say what to use instead
+        if flag in _SWITCHES:
+            parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
+        else:
+            parser.add_argument(flag, help=argparse.SUPPRESS)
     return parser
 
 
 def _run_query(argv: list[str]) -> int:
-    args = _query_parser().parse_args(argv)
-    verbosity = int(args.verbosity) if args.verbosity.isdigit() else args.verbosity
-    config = read_config_file(Path(args.config)) if args.config else None
+    parser = _query_parser()
+    args = parser.parse_args(argv)
+    for flag, instead in UNSUPPORTED_FLAGS.items():
+        if getattr(args, flag.removeprefix("--").replace("-", "_")) not in (None, False):
+            parser.error(f"{flag} is not supported: {instead}")
+    verbosity = args.verbosity or ("silent" if args.quiet else None)
+    if verbosity is not None and verbosity.isdigit():
+        verbosity = int(verbosity)
+    config = read_config_file(Path(args.config)) if args.config else {}
+    config.update({key: getattr(args, key) for key in CONFIG_FLAGS if getattr(args, key) is not None})
     result = run(
         args.query,
         prefix=args.prefix,
-        config=config,
+        config=config or None,
         instruction=args.instruction,
         input_file=args.input_file,
         verbosity=verbosity,

@@ -31,7 +31,7 @@ from fast_rlm.events import (
     RunStart,
 )
 from fast_rlm.log_stats import format_cost, format_count, format_duration
-from fast_rlm.progress import FULL, format_caps, format_usage
+from fast_rlm.progress import FULL, format_caps, format_done
 from fast_rlm.terminal_text import printable
 
 REFRESHES_PER_SECOND = 8
@@ -329,9 +329,7 @@ class LiveProgress:
 
     def finished(self, result: dict[str, Any]) -> None:
         self.close()
-        self.console.print(
-            f"done: {format_usage(result['usage'])}\nlog: {result['log_file']}", markup=False, soft_wrap=True
-        )
+        self.console.print(format_done(result), markup=False, soft_wrap=True)
 
     def failed(self, error: Exception) -> None:
         self.close()

@@ -1,5 +1,6 @@
-"""`fast-rlm-log FILE`: the agent tree with per-agent stats and run totals, the viewer (`--tui`),
-or a picture of the run (`--render mermaid|dot|gantt-html -o OUT`)."""
+"""`fast-rlm-log FILE`: the agent tree with per-agent stats and the run's statistics, the statistics
+alone (`--stats`), the viewer (`--tui`), or a picture of the run
+(`--render mermaid|dot|gantt-html -o OUT`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from fast_rlm.errors import LogFileError
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_render import RENDER_FORMATS, render
-from fast_rlm.log_stats import format_report
+from fast_rlm.log_stats import format_report, format_stats_report
 from fast_rlm.terminal_text import printable
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -23,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("log_file", metavar="FILE", help="a run's .jsonl log (run() returns it as log_file)")
     mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--stats",
+        action="store_true",
+        help="only the run's statistics (totals, tree shape, tokens, caps beside their use), no agent table",
+    )
     mode.add_argument("--tui", action="store_true", help="open the interactive viewer")
     mode.add_argument(
         "--render",
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {output} ({args.render}, {len(index.agents)} agents)", file=sys.stderr)
         return EXIT_OK
     try:
-        print(format_report(index))
+        print(format_stats_report(index) if args.stats else format_report(index))
     except BrokenPipeError:  # `fast-rlm-log FILE | head`
         sys.stderr.close()
     return EXIT_OK

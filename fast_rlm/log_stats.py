@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from fast_rlm.events import ErrorInfo
 from fast_rlm.log_reader import AgentRecord, LogIndex
+from fast_rlm.progress import format_caps, format_limits
 from fast_rlm.terminal_text import printable
 
 NOT_AVAILABLE = "n/a"
@@ -159,28 +160,33 @@ def agent_stat_cells(record: AgentRecord) -> tuple[str, ...]:
     )
 
 
-def format_report(index: LogIndex) -> str:
-    """The agent tree with per-agent stats, the run totals and the log's notices."""
+def format_shape(index: LogIndex) -> str:
+    """How the agents are arranged and how long the log is, e.g. "1 root agent, max depth 3; 52 log lines"."""
+    roots = len(index.root_ids)
+    depth = max((record.depth for record in index.agents.values()), default=None)
+    deepest = NOT_AVAILABLE if depth is None else str(depth)
+    return (
+        f"{format_count(roots)} root agent{'' if roots == 1 else 's'}, max depth {deepest}; "
+        f"{format_count(index.line_count)} log lines"
+    )
+
+
+def format_stats(index: LogIndex) -> list[str]:
+    """The run's statistics: totals, the tree's shape, tokens in all, each cap beside its use, what
+    failed, and the log's notices."""
     totals = run_totals(index)
-    lines = [f"log: {index.path}"]
-    if index.run_start is not None:
-        lines.append(f"run {index.run_start.run_id[:8]}: query {index.run_start.query_preview[:60]!r}")
-    lines.append("")
-    rows = [STAT_COLUMNS] + [
-        (prefix + agent_id, *agent_stat_cells(index.agents[agent_id]))
-        for agent_id, prefix in tree_prefixes(index)
+    lines = [
+        "total: " + format_totals(totals),
+        "tree: " + format_shape(index),
+        f"tokens: {format_count(totals.prompt_tokens + totals.completion_tokens)} in all",
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(STAT_COLUMNS))]
-    numeric = {"depth", "calls", "steps", "errors", "prompt", "completion", "cost", "time"}
-    for row in rows:
-        cells = [
-            cell.rjust(width) if name in numeric else cell.ljust(width)
-            for cell, width, name in zip(row, widths, STAT_COLUMNS, strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-    if len(rows) == 1:
-        lines.append("(no agents)")
-    lines += ["", "total: " + format_totals(totals)]
+    limits = index.run_end.usage.limits if index.run_end is not None else None
+    if limits:
+        caps_used = {key: use.model_dump() for key, use in limits.items()}
+        lines.append("limits: " + format_limits(caps_used, totals.cost is not None))
+    elif index.run_start is not None and format_caps(index.run_start.config):
+        # A run that ended without reporting its caps' use (it crashed, or an older log): the caps it had.
+        lines.append("caps: " + format_caps(index.run_start.config))
     if totals.error is not None:
         lines.append(f"error: {totals.error.type}: {totals.error.message}")
     failed = [record for record in index.agents.values() if record.status == "failed" and record.error]
@@ -191,5 +197,43 @@ def format_report(index: LogIndex) -> str:
     notices = index.notices
     if notices:
         lines += ["", "notices:"] + [f"  {notice}" for notice in notices]
+    return lines
+
+
+def format_header(index: LogIndex) -> list[str]:
+    lines = [f"log: {index.path}"]
+    if index.run_start is not None:
+        lines.append(f"run {index.run_start.run_id[:8]}: query {index.run_start.query_preview[:60]!r}")
+    return lines
+
+
+def format_agent_table(index: LogIndex) -> list[str]:
+    """The agent tree, one row of stats per agent."""
+    rows = [STAT_COLUMNS] + [
+        (prefix + agent_id, *agent_stat_cells(index.agents[agent_id]))
+        for agent_id, prefix in tree_prefixes(index)
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(STAT_COLUMNS))]
+    numeric = {"depth", "calls", "steps", "errors", "prompt", "completion", "cost", "time"}
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(width) if name in numeric else cell.ljust(width)
+            for cell, width, name in zip(row, widths, STAT_COLUMNS, strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    if len(rows) == 1:
+        lines.append("(no agents)")
+    return lines
+
+
+def format_report(index: LogIndex) -> str:
+    """The agent tree with per-agent stats, then the run's statistics (format_stats)."""
+    lines = [*format_header(index), "", *format_agent_table(index), "", *format_stats(index)]
     # Once, on the whole report: models, queries, errors and agent ids come from the log.
     return printable("\n".join(lines))
+
+
+def format_stats_report(index: LogIndex) -> str:
+    """`fast-rlm-log FILE --stats`: the run's statistics without the per-agent table."""
+    return printable("\n".join([*format_header(index), "", *format_stats(index)]))

@@ -74,6 +74,46 @@ def format_caps(config: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+# The run-wide caps in the order they are shown, with what each counts.
+_CAP_UNITS = (
+    ("max_llm_calls", "LLM requests"),  # every request sent, retries included
+    ("max_prompt_tokens", "prompt tokens"),
+    ("max_completion_tokens", "completion tokens"),
+)
+
+
+def _dollars(amount: float) -> str:
+    return f"${amount:.2f}" if round(amount, 2) == amount else f"${amount:.6f}".rstrip("0")
+
+
+def format_limits(limits: dict[str, Any], cost_reported: bool) -> str:
+    """Each run-wide cap beside what was used of it (usage["limits"], the log's dict form), e.g.
+    "9 of 200 LLM requests · ... · $0.002250 of $1.00"; a key without a cap shows "(no cap)".
+    Money nothing reported or priced shows as n/a, never as a made-up $0."""
+    parts = []
+    for key, unit in _CAP_UNITS:
+        if key in limits:
+            used, limit = round(limits[key]["used"]), limits[key]["limit"]
+            parts.append(
+                f"{used:,} {unit} (no cap)" if limit is None else f"{used:,} of {round(limit):,} {unit}"
+            )
+    if "max_money_spent" in limits:
+        used, limit = limits["max_money_spent"]["used"], limits["max_money_spent"]["limit"]
+        spent = "n/a" if used == 0 and not cost_reported else f"${used:.6f}"
+        parts.append(f"{spent} spent (no cap)" if limit is None else f"{spent} of {_dollars(limit)}")
+    return " · ".join(parts)
+
+
+def format_done(result: dict[str, Any]) -> str:
+    """The lines a finished run ends its progress with: what it used, its caps, its log."""
+    lines = [f"done: {format_usage(result['usage'])}"]
+    if result["usage"].get("limits"):
+        usage = result["usage"]
+        lines.append(f"limits: {format_limits(usage['limits'], usage.get('cost') is not None)}")
+    lines.append(f"log: {result['log_file']}")
+    return "\n".join(lines)
+
+
 def unpriced_models_notice(event: RunStart) -> str | None:
     """What to tell the user when max_money_spent cannot price some models' calls before they are sent."""
     if not event.unpriced_models:
@@ -134,7 +174,7 @@ class ProgressPrinter:
 
     def finished(self, result: dict[str, Any]) -> None:
         if self.level != SILENT:
-            self._print(f"done: {format_usage(result['usage'])}\nlog: {result['log_file']}")
+            self._print(format_done(result))
 
     def failed(self, error: Exception) -> None:
         if self.level != SILENT:

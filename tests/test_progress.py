@@ -230,7 +230,9 @@ def test_without_a_terminal_progress_is_a_line_per_event(scripted_server, capsys
     assert any(line.startswith("  ▶ root.0 (") for line in lines)
     assert "    [root.1 step 1] FINAL(context * context)" in lines
     assert "  ✓ root.2 -> 4" in lines and "✓ root -> [0, 1, 4]" in lines
-    assert lines[-2].startswith("done: 4 agents, 4 LLM calls") and lines[-1] == f"log: {result['log_file']}"
+    assert lines[-3].startswith("done: 4 agents, 4 LLM calls") and lines[-1] == f"log: {result['log_file']}"
+    assert lines[-2].startswith("limits: 4 LLM requests (no cap) · ")
+    assert lines[-2].endswith(" · n/a of $1.00")  # the scripted model reports no cost: never a made-up $0
 
 
 TERMINAL_SCRIPT = """
@@ -279,6 +281,7 @@ def test_on_a_terminal_the_live_tree_runs_and_gives_the_terminal_back(scripted_s
         assert output.count(HIDE_CURSOR) == 1
     assert successful.rindex(SHOW_CURSOR) > successful.rindex(HIDE_CURSOR)
     assert "fast-rlm done" in successful and "✓ root.2" in successful
+    assert "\nlimits: 4 LLM requests (no cap) · " in failing  # the first run's caps, under its done line
     assert failing.rindex(SHOW_CURSOR) > failing.rindex(HIDE_CURSOR)
     assert "fast-rlm failed" in failing and "failed: LLMAuthError" in failing
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fast_rlm.config import read_config_file
+from fast_rlm.config_aliases import translate_aliases
 from fast_rlm.demo import run_demo
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
@@ -118,7 +119,10 @@ def _query_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefix", help="log file name prefix")
     parser.add_argument("--log-dir", help="where the JSONL log goes (default ./logs)")
     parser.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress on stderr (--verbosity silent)"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only the answer (a string as is, else JSON); no progress on stderr",
     )
     parser.add_argument("--verbosity", help="silent, summary (default) or full, or 0, 1, 2; wins over -q")
     for flag in UNSUPPORTED_FLAGS:  # accepted only to say what to use instead
@@ -138,7 +142,8 @@ def _run_query(argv: list[str]) -> int:
     verbosity = args.verbosity or ("silent" if args.quiet else None)
     if verbosity is not None and verbosity.isdigit():
         verbosity = int(verbosity)
-    config = read_config_file(Path(args.config)) if args.config else {}
+    # The file's keys in our names first, so a flag wins over the original's name for it there too.
+    config = translate_aliases(read_config_file(Path(args.config)), args.config) if args.config else {}
     config.update({key: getattr(args, key) for key in CONFIG_FLAGS if getattr(args, key) is not None})
     result = run(
         args.query,
@@ -149,7 +154,11 @@ def _run_query(argv: list[str]) -> int:
         verbosity=verbosity,
         log_dir=args.log_dir,
     )
-    print(printable(json.dumps(result, indent=2, ensure_ascii=False)))
+    if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
+        answer = result["results"]
+        print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))
+    else:
+        print(printable(json.dumps(result, indent=2, ensure_ascii=False)))
     return 0
 
 

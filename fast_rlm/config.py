@@ -25,6 +25,8 @@ from fast_rlm.resources import packaged_config_file
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 LOCAL_CONFIG_NAME = "rlm_config.yaml"
+# Where the key is looked for when the config has none, first found wins (the original's order).
+API_KEY_VARIABLES = ("RLM_MODEL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -70,7 +72,8 @@ class _ConfigFields:
     have no effect here (the last group)."""
 
     primary_agent: str = Field(default_factory=lambda: _packaged("primary_agent"), min_length=1)
-    sub_agent: str = Field(default_factory=lambda: _packaged("sub_agent"), min_length=1)
+    # None: children use primary_agent, as in the original fast-rlm.
+    sub_agent: str | None = Field(default_factory=lambda: _packaged("sub_agent"), min_length=1)
     base_url: str | None = Field(default_factory=lambda: _packaged("base_url"))
     api_key: SecretStr | None = Field(default=None, repr=False)
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
@@ -106,7 +109,9 @@ class _ConfigFields:
 
     @field_validator("primary_agent", "sub_agent")
     @classmethod
-    def _served_by_an_openai_compatible_endpoint(cls, model: str) -> str:
+    def _served_by_an_openai_compatible_endpoint(cls, model: str | None) -> str | None:
+        if model is None:
+            return None
         for prefix, backend in _UNSUPPORTED_BACKENDS.items():
             if model.startswith(prefix):
                 raise ValueError(
@@ -184,10 +189,11 @@ class RLMConfig(_ConfigFields):
     def resolved_api_key(self) -> str:
         if self.api_key:
             return self.api_key.get_secret_value()
-        key = os.environ.get("RLM_MODEL_API_KEY") or os.environ.get("OPENROUTER_API_KEY")
+        key = next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
         if not key:
             raise MissingAPIKeyError(
-                "No API key. Set the RLM_MODEL_API_KEY (or OPENROUTER_API_KEY) environment variable, "
+                "No API key. Set the RLM_MODEL_API_KEY (or OPENAI_API_KEY, OPENROUTER_API_KEY) environment "
+                "variable, "
                 "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run()."
             )
         return key
@@ -196,6 +202,7 @@ class RLMConfig(_ConfigFields):
         """What the engine receives: its fields, the base URL resolved, never the key."""
         fields = {name: value for name, value in asdict(self).items() if name not in _NOT_FOR_THE_ENGINE}
         fields["base_url"] = self.resolved_base_url()
+        fields["sub_agent"] = self.sub_agent or self.primary_agent
         return fields
 
 

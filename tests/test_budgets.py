@@ -193,7 +193,8 @@ def test_reported_cost_is_summed_over_the_tree(scripted_server):
         return ScriptedReply(content=repl(code), cost=0.5)
 
     server = scripted_server(respond)
-    result = fast_rlm.run("q", config=config_for(server), verbosity=0)
+    # A child model of its own: its cost is not estimated from the root's replies.
+    result = fast_rlm.run("q", config=config_for(server, sub_agent="child-model"), verbosity=0)
     assert result["results"] == [1, 1]
     assert result["usage"]["cost"] == pytest.approx(1.0)
     assert result["usage"]["limits"]["max_money_spent"] == {"limit": 1, "used": pytest.approx(1.0)}

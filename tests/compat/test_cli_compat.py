@@ -25,9 +25,11 @@ def fast_rlm(*args: str, base_url: str | None = None) -> subprocess.CompletedPro
     )
 
 
-def run_log(completed: subprocess.CompletedProcess[str]) -> list[dict]:
+def run_log(completed: subprocess.CompletedProcess[str], log_dir: str = "logs") -> list[dict]:
+    """The run's log, found in `log_dir`: with -q, stdout holds only the answer."""
     assert completed.returncode == 0, completed.stderr
-    return read_log(json.loads(completed.stdout)["log_file"])
+    (log_file,) = Path(log_dir).glob("*.jsonl")
+    return read_log(log_file)
 
 
 def test_config_flags_reach_the_engine_and_win_over_the_config_file_and_local_yaml(
@@ -53,14 +55,14 @@ def test_config_flags_reach_the_engine_and_win_over_the_config_file_and_local_ya
         base_url=server.base_url,
     )  # fmt: skip
 
-    log = run_log(completed)
+    log = run_log(completed, "elsewhere")
     config = events_of(log, "run_start")[0]["config"]
     assert config["primary_agent"] == "flag/root" and config["sub_agent"] == "flag/sub"
     assert config["max_depth"] == 2
     assert config["max_calls_per_subagent"] == 7
     assert config["max_llm_calls"] == 40
     assert config["truncate_len"] == 1234  # the file's other keys still apply
-    assert json.loads(completed.stdout)["results"] == [0, 1]
+    assert json.loads(completed.stdout) == [0, 1]  # -q: only the answer
     assert sorted(request["model"] for request in server.requests) == ["flag/root", "flag/sub", "flag/sub"]
     assert [path.name[:7] for path in (isolated_workdir / "elsewhere").iterdir()] == ["compat_"]
     assert not (isolated_workdir / "logs").exists()
@@ -150,7 +152,7 @@ def test_with_input_file_the_prompt_is_the_instruction_and_the_file_the_context(
     completed = fast_rlm("Double n", "--input-file", "data.json", "-q", base_url=server.base_url)
 
     log = run_log(completed)
-    assert json.loads(completed.stdout)["results"] == ["dict", 42]
+    assert json.loads(completed.stdout) == ["dict", 42]
     assert "Double n" in first_user_message(server.requests[0])
     run_start = events_of(log, "run_start")[0]
     assert run_start["instruction"] == "Double n" and run_start["query_type"] == "dict"
@@ -161,9 +163,32 @@ def test_input_file_alone_is_enough_and_nothing_at_all_exits_2(scripted_server):
     Path("notes.txt").write_text("twelve chars")
 
     alone = fast_rlm("--input-file", "notes.txt", "-q", base_url=server.base_url)
-    assert json.loads(alone.stdout)["results"] == 12
+    assert json.loads(alone.stdout) == 12
 
     nothing = fast_rlm("-q", base_url=server.base_url)
     assert nothing.returncode == 2 and "No query" in nothing.stderr
     missing = fast_rlm("q", "--input-file", "absent.txt", "-q", base_url=server.base_url)
     assert missing.returncode == 2 and "absent.txt" in missing.stderr
+
+
+def test_quiet_prints_a_string_answer_as_it_is_and_without_q_the_whole_result(scripted_server):
+    server = scripted_server(lambda request: repl('FINAL("two words")'))
+
+    quiet = fast_rlm("q", "-q", base_url=server.base_url)
+    assert quiet.returncode == 0 and quiet.stdout == "two words\n"
+
+    whole = fast_rlm("q", "--verbosity", "silent", base_url=server.base_url)
+    result = json.loads(whole.stdout)
+    assert result["results"] == "two words" and Path(result["log_file"]).is_file()
+
+
+def test_a_flag_wins_over_the_original_name_of_its_key_in_the_config_file(scripted_server, isolated_workdir):
+    server = scripted_server(scenarios.fan_out(2))
+    (isolated_workdir / "old.yaml").write_text("max_global_calls: 50\napi_timeout_ms: 20000\n")
+
+    completed = fast_rlm(
+        "squares", "--config", "old.yaml", "--max-global-calls", "3", "-q", base_url=server.base_url
+    )
+
+    config = events_of(run_log(completed), "run_start")[0]["config"]
+    assert config["max_llm_calls"] == 3 and config["llm_timeout_s"] == 20

@@ -158,11 +158,29 @@ def test_max_global_calls_caps_the_run_like_max_llm_calls(scripted_server):
     assert server.request_count == 2
 
 
-def test_openrouter_api_key_is_the_fallback_key(scripted_server, monkeypatch):
+def test_openai_then_openrouter_api_keys_are_the_fallbacks_in_the_original_order(
+    scripted_server, monkeypatch
+):
     server = scripted_server(scenarios.final_none)
     monkeypatch.setenv("OPENROUTER_API_KEY", "or-key-123456")
     monkeypatch.setenv("RLM_MODEL_BASE_URL", server.base_url)
     fast_rlm.run("q", verbosity=0)
+    monkeypatch.setenv("OPENAI_API_KEY", "oa-key-987654")
+    fast_rlm.run("q", verbosity=0)
     monkeypatch.setenv("RLM_MODEL_API_KEY", "rlm-key-654321")
     fast_rlm.run("q", verbosity=0)
-    assert server.authorization_headers == ["Bearer or-key-123456", "Bearer rlm-key-654321"]
+    assert server.authorization_headers == [
+        "Bearer or-key-123456",
+        "Bearer oa-key-987654",
+        "Bearer rlm-key-654321",
+    ]
+
+
+def test_children_use_primary_agent_when_sub_agent_is_unset(scripted_server):
+    server = scripted_server(scenarios.fan_out(2))
+    fast_rlm.run("q", config=config_for(server, primary_agent="only/model"), verbosity=0)
+    assert [request["model"] for request in server.requests] == ["only/model"] * 3
+
+    server.requests.clear()
+    fast_rlm.run("q", config=config_for(server, primary_agent="a/root", sub_agent="b/child"), verbosity=0)
+    assert sorted(request["model"] for request in server.requests) == ["a/root", "b/child", "b/child"]

@@ -190,6 +190,7 @@ class ProbeRunner:
         monkeypatch.chdir(work_dir)
         monkeypatch.delenv("RLM_MODEL_API_KEY", raising=False)
         monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         monkeypatch.delenv("RLM_MODEL_BASE_URL", raising=False)
         monkeypatch.setenv(HOST_CANARY_NAME, HOST_CANARY_VALUE)
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):

@@ -210,9 +210,8 @@ export class Run {
     const parentFunctions = [...parent.tools, ...parent.hostFunctions].map((fn) => fn.name);
     // An omitted tools= / mcp_servers= inherits everything the parent has when the config says so;
     // an explicit list, [] included, is exactly what the child gets.
-    const toolNames = new Set(
-      request.tools ?? (this.config.inherit_tools ? parentFunctions : []),
-    );
+    const requestedTools = this.config.enable_tools ? request.tools : [];
+    const toolNames = new Set(requestedTools ?? (this.config.inherit_tools ? parentFunctions : []));
     const unknownTools = [...toolNames].filter((name) => !parentFunctions.includes(name));
     if (unknownTools.length > 0) {
       throw agentError(`tools not available to ${parentId}: ${unknownTools.join(", ")}`);

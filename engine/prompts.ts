@@ -77,8 +77,9 @@ export function firstUserMessage(brief: AgentBrief): string {
   if (brief.mcpServers.length > 0) {
     sections.push(
       `MCP servers available: ${brief.mcpServers.join(", ")}. In the REPL: mcp_list_tools(server=None), ` +
-        `mcp_tool_schema("server.tool"), await mcp_call(server, tool, **arguments), mcp_list_resources(), ` +
-        `await mcp_read_resource(uri). A failure raises MCPError. ` +
+        `mcp_tool_schema("server.tool" or "tool"), await mcp_call(server, tool, **arguments), ` +
+        `mcp_list_resources(server=None), mcp_list_resource_templates(server=None), ` +
+        `await mcp_read_resource(uri, server=None). A failure raises MCPError. ` +
         (brief.inheritMcp
           ? `A helper gets all your servers unless you pass mcp_servers=[...] (or mcp=[...]; [] gives none).`
           : `A helper gets servers only when you pass them: llm_query(..., mcp_servers=["name"]) ` +

@@ -1,14 +1,14 @@
-// One agent's loop: ask the model, run the first code block in the agent's REPL, show the output,
-// repeat until FINAL or the call budget is spent.
+// One agent's loop: ask the model, run the reply's code blocks in the agent's REPL (in order, until
+// one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent.
 import type { ChatMessage } from "./llm_client.ts";
 import {
   type AgentBrief,
   extractCode,
   finalRejectedObservation,
   firstUserMessage,
-  ignoredBlocksNote,
   NO_CODE_BLOCK_OBSERVATION,
   stepObservation,
+  type StepOutput,
   systemPrompt,
 } from "./prompts.ts";
 import type { AgentContext } from "./agent_context.ts";
@@ -51,6 +51,10 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     functions: [...agent.tools, ...agent.hostFunctions],
     environmentNames: Object.keys(run.environment),
     mcpServers: run.mcp.describe(agent.mcpServers),
+    toolsEnabled: config.enable_tools,
+    structuredIo: config.enable_structured_io,
+    inheritTools: config.inherit_tools,
+    inheritMcp: config.inherit_mcp,
   };
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(brief) },
@@ -75,49 +79,53 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
       const completion = await run.callModel(agent, call, messages, loggedMessages);
       messages.push({ role: "assistant", content: completion });
       loggedMessages = messages.length; // the reply itself is logged as the call's completion
-      const extracted = extractCode(completion);
-      if (extracted === null) {
+      const blocks = extractCode(completion);
+      if (blocks === null) {
         messages.push({ role: "user", content: NO_CODE_BLOCK_OBSERVATION });
         continue;
       }
       await replReady;
-      steps += 1;
-      const started = performance.now();
-      const code = extracted.code;
-      const outcome = await run.pool.runStep(agent.id, steps, code);
-      run.throwIfStopped();
-      run.log.write({
-        event: "code_step",
-        agent_id: agent.id,
-        step: steps,
-        code,
-        stdout: outcome.stdout,
-        stderr: outcome.stderr,
-        error: outcome.error,
-        final: outcome.final_json !== null,
-        duration_s: (performance.now() - started) / 1000,
-      });
+      const outputs: StepOutput[] = [];
       let schemaNote = "";
-      if (outcome.final_json !== null) {
-        const value = JSON.parse(outcome.final_json);
-        if (agent.outputSchema === null) return value;
-        const violations = await schemaViolations(
-          agent.outputSchema,
-          outcome.final_json,
-          config.schema_timeout_s,
-        );
-        if (violations.length === 0) return value;
-        lastRejected = { value, violations };
-        schemaNote = finalRejectedObservation(violations);
+      // Each block is a step of its own in the log (its own number, code and output).
+      for (const code of blocks) {
+        steps += 1;
+        const started = performance.now();
+        const outcome = await run.pool.runStep(agent.id, steps, code);
+        run.throwIfStopped();
+        run.log.write({
+          event: "code_step",
+          agent_id: agent.id,
+          step: steps,
+          code,
+          stdout: outcome.stdout,
+          stderr: outcome.stderr,
+          error: outcome.error,
+          final: outcome.final_json !== null,
+          duration_s: (performance.now() - started) / 1000,
+        });
+        // Redacted before it is cut to truncate_len, so a cut cannot leave a piece of a secret.
+        outputs.push({
+          stdout: run.redactor.redact(outcome.stdout),
+          stderr: run.redactor.redact(outcome.stderr),
+          error: outcome.error === null ? null : run.redactor.redact(outcome.error),
+        });
+        if (outcome.final_json !== null) {
+          const value = JSON.parse(outcome.final_json);
+          if (agent.outputSchema === null) return value;
+          const violations = await schemaViolations(
+            agent.outputSchema,
+            outcome.final_json,
+            config.schema_timeout_s,
+          );
+          if (violations.length === 0) return value;
+          lastRejected = { value, violations };
+          schemaNote = finalRejectedObservation(violations);
+          break;
+        }
+        if (outcome.error !== null) break;
       }
-      // Redacted before it is cut to truncate_len, so a cut cannot leave a piece of a secret.
-      const redacted = {
-        stdout: run.redactor.redact(outcome.stdout),
-        stderr: run.redactor.redact(outcome.stderr),
-        error: outcome.error === null ? null : run.redactor.redact(outcome.error),
-      };
-      const observation = stepObservation(redacted, config.truncate_len) +
-        ignoredBlocksNote(extracted.ignoredBlocks) + schemaNote;
+      const observation = stepObservation(outputs, blocks.length, config.truncate_len) + schemaNote;
       messages.push({ role: "user", content: observation });
     }
   } finally {

@@ -22,4 +22,8 @@ export type EngineConfig = {
   repl_memory_mb: number;
   max_value_mb: number;
   schema_timeout_s: number;
+  inherit_tools: boolean;
+  inherit_mcp: boolean;
+  enable_tools: boolean;
+  enable_structured_io: boolean;
 };

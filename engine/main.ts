@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   ]);
   const query = contextFromFrame(
     await host.readFrame(start.query_frame.bytes),
-    start.query_frame.is_text,
+    // enable_structured_io: false shows a dict or list query to the agent as its JSON text.
+    start.query_frame.is_text || !start.config.enable_structured_io,
     redactor,
   );
   const log = new LogWriter(start.log_file, start.run_id, redactor);
@@ -90,9 +91,10 @@ async function main(): Promise<void> {
     const results = await run.runRoot({
       instruction: start.instruction,
       context: query,
-      outputSchema: start.output_schema,
-      tools: start.tools,
-      hostFunctions: start.host_functions,
+      // The ablation switches take the capability away from the root, and so from the whole tree.
+      outputSchema: config.enable_structured_io ? start.output_schema : null,
+      tools: config.enable_tools ? start.tools : [],
+      hostFunctions: config.enable_tools ? start.host_functions : [],
       mcpServers: Object.keys(start.mcp_servers),
     });
     const usage = run.usageReport();

@@ -13,30 +13,47 @@ export type AgentBrief = {
   functions: (FunctionSignature & { source?: string })[];
   environmentNames: string[];
   mcpServers: string[]; // each "name (3 tools, 1 resource)", or "name (not started yet)"
+  toolsEnabled: boolean; // enable_tools
+  structuredIo: boolean; // enable_structured_io
+  inheritTools: boolean; // inherit_tools
+  inheritMcp: boolean; // inherit_mcp
 };
 
 export function systemPrompt(brief: AgentBrief): string {
   const canRecurse = brief.depth < brief.maxDepth;
+  const schemaArgument = brief.structuredIo ? ", schema=None" : "";
+  const toolsArgument = brief.toolsEnabled ? ", tools=None" : "";
+  const schemaText = brief.structuredIo
+    ? ` \`schema\` (a JSON Schema dict, or int/str/float/bool/list/dict; also accepted as the second
+  argument: \`llm_query(data, schema)\`) makes it answer in that shape.`
+    : "";
+  const toolsText = !brief.toolsEnabled
+    ? ""
+    : brief.inheritTools
+    ? ` A helper gets all your functions unless you pass \`tools\` (a list; \`[]\` gives none).`
+    : ` \`tools\` lists functions of yours it may use; it gets none otherwise.`;
   const recursion = canRecurse
-    ? `- \`await llm_query(data, instruction=None, schema=None, tools=None)\` starts a helper agent whose
+    ? `- \`await llm_query(data, instruction=None${schemaArgument}${toolsArgument})\` starts a helper agent whose
   \`context\` is \`data\` (any JSON-like value) and returns the value it passes to FINAL, as a Python
-  object. Give it a clear \`instruction\`. \`schema\` (a JSON Schema dict, or int/str/float/bool/list/dict)
-  makes it answer in that shape; \`tools\` lists functions of yours it may use. Helpers have their own
+  object. Give it a clear \`instruction\`.${schemaText}${toolsText} Helpers have their own
   REPL and can split their work further.
 - \`await batch_llm_query(llm_query(a, "..."), llm_query(b, "..."), ...)\` runs helpers at the same time
   and returns their results in order (\`asyncio.gather\` works too). Prefer it for independent pieces.
-- A failed helper raises \`LLMQueryError\` with the reason.`
+- A failed helper raises \`LLMQueryError\` with the reason; a wrong argument raises \`TypeError\`.`
     : `- You are at the deepest level allowed: \`llm_query\` is not available here. Solve the task in code.`;
   return `You are an agent working inside a Python REPL. Your input can be far too large to read whole, so it
 is not in this conversation: it is stored in the REPL variable \`context\`.
 
 How to work:
-- Reply with exactly one fenced code block tagged \`repl\`, like:
+- Reply with fenced code blocks tagged \`repl\`, like:
 \`\`\`repl
 print(type(context), len(context))
 \`\`\`
+  Several blocks in one reply run in order, as one step each, until one raises or calls FINAL; you
+  then see all their output together. One block per reply is usually best: look before you go on.
 - The code runs in a persistent namespace (variables survive between steps). You see what it prints,
-  truncated, and the repr of a final bare expression. Print only what you need to see.
+  truncated (the start and the end are kept), and the repr of a final bare expression. Print only
+  what you need to see.
 - Top-level \`await\` works.
 ${recursion}
 - When you have the answer, call \`FINAL(value)\` in a code block. \`value\` may be any JSON value:
@@ -60,9 +77,13 @@ export function firstUserMessage(brief: AgentBrief): string {
   if (brief.mcpServers.length > 0) {
     sections.push(
       `MCP servers available: ${brief.mcpServers.join(", ")}. In the REPL: mcp_list_tools(server=None), ` +
-        `mcp_tool_schema("server.tool"), await mcp_call(server, tool, **arguments), mcp_list_resources(), ` +
-        `await mcp_read_resource(uri). A failure raises MCPError. A helper gets servers only when you ` +
-        `pass them: llm_query(..., mcp_servers=["name"]).`,
+        `mcp_tool_schema("server.tool" or "tool"), await mcp_call(server, tool, **arguments), ` +
+        `mcp_list_resources(server=None), mcp_list_resource_templates(server=None), ` +
+        `await mcp_read_resource(uri, server=None). A failure raises MCPError. ` +
+        (brief.inheritMcp
+          ? `A helper gets all your servers unless you pass mcp_servers=[...] (or mcp=[...]; [] gives none).`
+          : `A helper gets servers only when you pass them: llm_query(..., mcp_servers=["name"]) ` +
+            `(or mcp=["name"]).`),
     );
   }
   if (brief.environmentNames.length > 0) {
@@ -88,37 +109,57 @@ export function finalRejectedObservation(violations: string[]): string {
 export const NO_CODE_BLOCK_OBSERVATION =
   "Your reply had no ```repl code block, so nothing ran. Reply with one ```repl block; call FINAL(value) in it when done.";
 
+export type StepOutput = { stdout: string; stderr: string; error: string | null };
+
+// What the model sees after a reply's blocks ran: each block's output (labelled when there were
+// several), a note on blocks that did not run, cut to truncateLength keeping the start and the end
+// (a traceback is at the end).
 export function stepObservation(
-  outcome: { stdout: string; stderr: string; error: string | null },
+  outputs: StepOutput[],
+  blocksInReply: number,
   truncateLength: number,
 ): string {
-  const parts: string[] = [];
-  if (outcome.stdout) parts.push(outcome.stdout);
-  if (outcome.stderr) parts.push(`[stderr]\n${outcome.stderr}`);
-  if (outcome.error) parts.push(`[error]\n${outcome.error}`);
-  const text = parts.join("\n").trimEnd();
+  const texts = outputs.map((output, index) => {
+    const text = outputText(output);
+    return blocksInReply === 1 ? text : `[block ${index + 1}]\n${text || "(printed nothing)"}`;
+  });
+  const skipped = blocksInReply - outputs.length;
+  if (skipped > 0) {
+    const why = outputs[outputs.length - 1].error !== null ? "raised an error" : "called FINAL";
+    texts.push(
+      `[block ${outputs.length} ${why}, so the ${skipped} block${
+        skipped === 1 ? "" : "s"
+      } after it did not run]`,
+    );
+  }
+  const text = texts.join("\n").trimEnd();
   if (!text) return "[the code ran and printed nothing]";
-  if (text.length <= truncateLength) return text;
-  return `${text.slice(0, truncateLength)}\n[... ${
-    text.length - truncateLength
-  } more characters truncated; print less]`;
+  return headAndTail(text, truncateLength);
 }
 
-// The first ```repl block of a reply (```python when there is no repl block, since models often use
-// it), and how many more blocks of that tag were ignored.
-export function extractCode(reply: string): { code: string; ignoredBlocks: number } | null {
+function outputText(output: StepOutput): string {
+  const parts: string[] = [];
+  if (output.stdout) parts.push(output.stdout);
+  if (output.stderr) parts.push(`[stderr]\n${output.stderr}`);
+  if (output.error) parts.push(`[error]\n${output.error}`);
+  return parts.join("\n").trimEnd();
+}
+
+function headAndTail(text: string, keep: number): string {
+  if (text.length <= keep) return text;
+  const head = Math.ceil(keep / 2);
+  const tail = keep - head;
+  return `${text.slice(0, head)}\n[... ${
+    text.length - keep
+  } more characters truncated from the middle; print less]\n${tail > 0 ? text.slice(-tail) : ""}`;
+}
+
+// The code blocks of a reply: every ```repl block, or every ```python block when there is no repl
+// block (models often use it). null when there is none.
+export function extractCode(reply: string): string[] | null {
   for (const tag of ["repl", "python"]) {
     const blocks = [...reply.matchAll(new RegExp("```" + tag + "[ \\t]*\\r?\\n([\\s\\S]*?)```", "g"))];
-    if (blocks.length > 0) return { code: blocks[0][1], ignoredBlocks: blocks.length - 1 };
+    if (blocks.length > 0) return blocks.map((block) => block[1]);
   }
   return null;
-}
-
-export function ignoredBlocksNote(ignoredBlocks: number): string {
-  return ignoredBlocks === 0
-    ? ""
-    : `\n[only the first code block ran; ${ignoredBlocks} more ${
-      ignoredBlocks === 1 ? "was" : "were"
-    } ignored. ` +
-      "Send one block per reply.]";
 }

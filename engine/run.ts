@@ -10,22 +10,13 @@ import type { ReplPool } from "./repl/pool.ts";
 import { RequestGate } from "./request_gate.ts";
 import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
-import type { ErrorInfo, JsonSchema } from "./protocol.ts";
+import type { ErrorInfo } from "./protocol.ts";
+import { type ChildRequest, parseChildRequest } from "./child_request.ts";
 import type { Redactor } from "./redactor.ts";
 import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
 import { pricedUsage } from "./pricing.ts";
 import { type Usage, UsageTotals } from "./usage.ts";
-
-// What llm_query sends (runtime.py); `tools` and `mcp_servers` name things the parent has.
-type ChildRequest = {
-  data: unknown;
-  instruction: string | null;
-  model: string | null;
-  schema: JsonSchema | null;
-  tools: string[] | null;
-  mcp_servers: string[] | null;
-};
 
 type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<string, unknown> };
 
@@ -184,7 +175,7 @@ export class Run {
       let value: unknown;
       switch (requestKind) {
         case "llm_query":
-          value = await this.startChild(agentId, payload as ChildRequest);
+          value = await this.startChild(agentId, parseChildRequest(payload));
           break;
         case "host_function":
           value = await this.callHostFunction(agentId, payload as HostFunctionRequest);
@@ -213,14 +204,20 @@ export class Run {
         `max_depth=${this.config.max_depth} reached: agent ${parentId} cannot start helpers; do the work in its own code`,
       );
     }
-    if (request.schema !== null) await checkSchema(request.schema, this.config.schema_timeout_s);
-    const toolNames = new Set(request.tools ?? []);
-    const known = new Set([...parent.tools, ...parent.hostFunctions].map((fn) => fn.name));
-    const unknownTools = [...toolNames].filter((name) => !known.has(name));
+    // enable_structured_io / enable_tools off: what the parent asked for is ignored, as in 0.5.0.
+    const schema = this.config.enable_structured_io ? request.schema : null;
+    if (schema !== null) await checkSchema(schema, this.config.schema_timeout_s);
+    const parentFunctions = [...parent.tools, ...parent.hostFunctions].map((fn) => fn.name);
+    // An omitted tools= / mcp_servers= inherits everything the parent has when the config says so;
+    // an explicit list, [] included, is exactly what the child gets.
+    const requestedTools = this.config.enable_tools ? request.tools : [];
+    const toolNames = new Set(requestedTools ?? (this.config.inherit_tools ? parentFunctions : []));
+    const unknownTools = [...toolNames].filter((name) => !parentFunctions.includes(name));
     if (unknownTools.length > 0) {
       throw agentError(`tools not available to ${parentId}: ${unknownTools.join(", ")}`);
     }
-    const unknownServers = (request.mcp_servers ?? []).filter((name) => !parent.mcpServers.includes(name));
+    const servers = request.mcp_servers ?? (this.config.inherit_mcp ? parent.mcpServers : []);
+    const unknownServers = servers.filter((name) => !parent.mcpServers.includes(name));
     if (unknownServers.length > 0) {
       throw agentError(`MCP servers not available to ${parentId}: ${unknownServers.join(", ")}`);
     }
@@ -232,11 +229,14 @@ export class Run {
       depth: parent.depth + 1,
       model: request.model ?? this.config.sub_agent,
       instruction: request.instruction,
-      context: contextFromValue(request.data, this.redactor),
-      outputSchema: request.schema,
+      context: contextFromValue(
+        this.config.enable_structured_io ? request.data : asText(request.data),
+        this.redactor,
+      ),
+      outputSchema: schema,
       tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
       hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),
-      mcpServers: request.mcp_servers ?? [],
+      mcpServers: [...servers],
     });
   }
 
@@ -275,4 +275,9 @@ export class Run {
   cancel(): void {
     this.stop(cancelledError("the run was cancelled"));
   }
+}
+
+// enable_structured_io: false shows a dict or list to the agent as its JSON text.
+function asText(value: unknown): unknown {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }

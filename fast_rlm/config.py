@@ -96,6 +96,10 @@ class _ConfigFields:
     repl_memory_mb: int = Field(default_factory=lambda: _packaged("repl_memory_mb"), ge=256)
     max_value_mb: float = Field(default_factory=lambda: _packaged("max_value_mb"), gt=0, le=1024)
     schema_timeout_s: float = Field(default_factory=lambda: _packaged("schema_timeout_s"), gt=0)
+    inherit_tools: bool = Field(default_factory=lambda: _packaged("inherit_tools"))
+    inherit_mcp: bool = Field(default_factory=lambda: _packaged("inherit_mcp"))
+    enable_tools: bool = Field(default_factory=lambda: _packaged("enable_tools"))
+    enable_structured_io: bool = Field(default_factory=lambda: _packaged("enable_structured_io"))
     # Keys of the original fast-rlm, accepted so its configs load unchanged, with no effect here:
     # there is no compression guard (no confirmation calls are made before a delegation), and ACP
     # and CLI agents are not backends here (a model named acp:... or cli:... is refused).

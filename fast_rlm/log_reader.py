@@ -129,14 +129,14 @@ class AgentRecord:
 
 @dataclass
 class Turn:
-    """One round of an agent's loop: the retries and answer of model call `number`, the code step
-    that ran the answer's code block (None when the answer had none or the run stopped) and the
-    host functions that code called."""
+    """One round of an agent's loop: the retries and answer of model call `number`, the code steps
+    that ran the answer's code blocks, one per block in order (none when the answer had no block or
+    the run stopped) and the host functions that code called."""
 
     number: int
     retries: list[LlmRetry] = field(default_factory=list)
     call: LlmCall | None = None
-    step: CodeStep | None = None
+    steps: list[CodeStep] = field(default_factory=list)
     host_calls: list[HostCall] = field(default_factory=list)  # made by the step's code
     unknown: list[UnknownEvent] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
@@ -524,14 +524,15 @@ def group_turns(events: list[tuple[int, LogEvent]]) -> list[Turn]:
                 turns.append(current)
             current.call = event
         elif isinstance(event, CodeStep):
-            if current is None or current.call is None or current.step is not None:
+            # A reply's blocks run one after another, each logged as a step after the call.
+            if current is None or current.call is None and current.steps:
                 current = Turn(current.number + 1 if current else 1)
                 turns.append(current)
-            current.step = event
+            current.steps.append(event)
         elif isinstance(event, HostCall):
-            # Logged while the step runs, so before the step's own line.
-            if current is None or current.step is not None:
-                current = Turn(current.number + 1 if current else 1)
+            # Logged while a step runs, so after the call and before that step's own line.
+            if current is None:
+                current = Turn(1)
                 turns.append(current)
             current.host_calls.append(event)
         elif isinstance(event, UnknownEvent):

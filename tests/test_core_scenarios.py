@@ -132,12 +132,13 @@ def test_max_calls_per_subagent_ends_an_agent_that_never_finishes(scripted_serve
 def test_observation_is_truncated_to_truncate_len(scripted_server):
     def respond(request):
         if scenarios.call_number(request) == 1:
-            return scenarios.repl("print('x' * 5000)")
+            return scenarios.repl("print('x' * 5000 + 'y' * 10)")
         return scenarios.repl("FINAL('done')")
 
     server = scripted_server(respond)
     fast_rlm.run("q", config=config_for(server, truncate_len=300), verbosity=0)
 
     observation = server.requests[1]["messages"][-1]["content"]
-    assert observation.startswith("x" * 300) and "x" * 301 not in observation
-    assert "4700 more characters truncated" in observation
+    head, marker, tail = observation.split("\n")
+    assert head == "x" * 150 and tail == "x" * 140 + "y" * 10  # the start and the end are kept
+    assert marker == "[... 4710 more characters truncated from the middle; print less]"

@@ -72,15 +72,15 @@ def test_turns_pair_each_model_call_with_the_code_it_ran(scripted_logs):
     reverse = index.agent_turns(agent_with_instruction(index, "reverse the word"))
     assert len(reverse) == 1
     assert [retry.reason for retry in reverse[0].retries] == ["HTTP 429"]
-    assert reverse[0].call.attempts == 2 and reverse[0].step.final
+    assert reverse[0].call.attempts == 2 and reverse[0].steps[-1].final
     bottom = index.agent_turns(
         next(agent_id for agent_id, record in index.agents.items() if record.depth == 3)
     )
-    assert bottom[0].call is not None and bottom[0].step is None  # a reply without a code block
-    assert bottom[1].step.code.strip() == "FINAL('bottom')"
+    assert bottom[0].call is not None and bottom[0].steps == []  # a reply without a code block
+    assert bottom[1].steps[0].code.strip() == "FINAL('bottom')"
     root = index.agent_turns("root")
     assert [turn.number for turn in root] == [1, 2]
-    assert "items: four jobs" in root[0].step.stdout
+    assert "items: four jobs" in root[0].steps[0].stdout
 
 
 def test_totals_cost_is_none_when_the_provider_reports_none(scripted_logs):
@@ -201,7 +201,7 @@ def test_a_100_mb_log_is_indexed_without_keeping_its_texts(big_log: Path):
     assert peak < 40_000_000  # a few MB of counters and offsets, not the 100 MB of output
     last = index.agents["root"].children[-1]
     [turn] = index.agent_turns(last)
-    assert turn.step.stdout == BIG_STDOUT  # read back from disk on demand
+    assert turn.steps[0].stdout == BIG_STDOUT  # read back from disk on demand
 
 
 def test_a_log_rewritten_after_it_was_read_is_reported_not_misread(scripted_logs, tmp_path):
@@ -225,5 +225,5 @@ def test_host_function_calls_belong_to_the_step_that_made_them(scripted_logs, tm
     assert index.notices == [] and index.agents["root.0"].host_calls == 2
     [turn] = index.agent_turns("root.0")
     assert [(call.name, call.ok) for call in turn.host_calls] == [("lookup", True), ("grep", False)]
-    assert turn.step is not None and turn.call is not None
+    assert turn.steps and turn.call is not None
     assert [error.summary for error in index.errors] == ["host function grep: ToolError: boom"]

@@ -20,14 +20,13 @@ def _observations(server) -> list[str]:
     return [request["messages"][-1]["content"] for request in server.requests[1:]]
 
 
-def test_several_blocks_run_only_the_first(scripted_server):
+def test_several_blocks_all_run_in_order(scripted_server):
     two_blocks = repl("print('first ran')") + "\nand also\n" + repl("print('second ran')")
     server = scripted_server(_script(two_blocks, repl("FINAL('ok')")))
     fast_rlm.run("q", config=config_for(server), verbosity=0)
 
     observation = _observations(server)[0]
-    assert "first ran" in observation and "second ran" not in observation
-    assert "1 more was ignored" in observation
+    assert observation == "[block 1]\nfirst ran\n[block 2]\nsecond ran"
 
 
 def test_syntax_error_is_shown_and_the_agent_continues(scripted_server):

@@ -120,8 +120,13 @@ def test_stdio_server_tools_and_resource_started_on_first_use(scripted_server, m
     assert "MCP servers available: notes (not started yet)." in first_messages[0]
     assert "await mcp_call(server, tool, **arguments)" in first_messages[0]
     answer = result["results"]
-    assert [tool["name"] for tool in answer["tools"]] == [f"notes.{name}" for name in NOTES_TOOLS]
-    assert answer["tools"][0] == {"name": "notes.add", "description": "Add two integers."}
+    assert [tool["qualified_name"] for tool in answer["tools"]] == [f"notes.{name}" for name in NOTES_TOOLS]
+    assert answer["tools"][0] == {
+        "server": "notes",
+        "name": "add",
+        "qualified_name": "notes.add",
+        "description": "Add two integers.",
+    }
     assert answer["schema"]["properties"] == {
         "a": {"title": "A", "type": "integer"},
         "b": {"title": "B", "type": "integer"},
@@ -135,6 +140,7 @@ def test_stdio_server_tools_and_resource_started_on_first_use(scripted_server, m
             "uri": "notes://readme",
             "name": "readme",
             "description": "",
+            "mimeType": "text/plain",
             "mime_type": "text/plain",
         }
     ]
@@ -151,7 +157,14 @@ def test_stdio_server_tools_and_resource_started_on_first_use(scripted_server, m
     log_text = Path(result["log_file"]).read_text()
     assert "notes-token-0123456789" not in log_text  # an MCP server's env values are secrets: redacted
     steps = events_of(read_log(result["log_file"]), "code_step")
-    mcp_names = ["mcp_call", "mcp_list_resources", "mcp_list_tools", "mcp_read_resource", "mcp_tool_schema"]
+    mcp_names = [
+        "mcp_call",
+        "mcp_list_resource_templates",
+        "mcp_list_resources",
+        "mcp_list_tools",
+        "mcp_read_resource",
+        "mcp_tool_schema",
+    ]
     assert steps[0]["stdout"] == f"{mcp_names}\n"
     assert steps[1]["stdout"] == "notes://readme None\n[redacted]\n"
     calls = [(event["name"], event["ok"]) for event in events_of(read_log(result["log_file"]), "host_call")]
@@ -179,7 +192,7 @@ def test_streamable_http_server_tools_and_resource(scripted_server, http_server_
     result = _run(server, {"web": {"url": http_server_url, "headers": {"X-Notes-Key": "header-secret-42"}}})
 
     assert result["results"] == {
-        "tools": [f"web.{name}" for name in NOTES_TOOLS],
+        "tools": NOTES_TOOLS,
         "sum": 42,
         "note": "last letter",
         "resources": ["notes://readme"],

@@ -153,7 +153,7 @@ FINAL({
     "missing": await outcome(mcp_call("notes", "add", a=2)),
     "unknown_tool": await outcome(mcp_call("notes", "subtract", a=2, b=1)),
     "unknown_server": await outcome(mcp_call("elsewhere", "add", a=2, b=1)),
-    "bad_name": sync_outcome(mcp_tool_schema, "add"),
+    "bare_name": sync_outcome(mcp_tool_schema, "lookup")[1]["required"],
     "unknown_resource": await outcome(mcp_read_resource("notes://missing")),
 })
 """
@@ -180,7 +180,7 @@ FINAL({
             "MCPUnavailableError",
             'no MCP server named "elsewhere" is available here; available: notes',
         ],
-        "bad_name": ["MCPUnavailableError", 'name the tool as "server.tool", not "add"'],
+        "bare_name": ["word"],
         "unknown_resource": [
             "MCPToolError",
             "reading notes://missing from notes: MCP error -32602: Unknown resource: notes://missing",

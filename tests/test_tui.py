@@ -196,7 +196,7 @@ async def test_next_error_visits_the_failed_step_and_the_failed_agent(scripted_l
             await pilot.press("e")
             await pilot.pause()
         target = app.query_one(".turn.-target", TurnView)
-        assert "ZeroDivisionError" in target.turn.step.error
+        assert "ZeroDivisionError" in target.turn.steps[0].error
         assert "ZeroDivisionError: division by zero" in screen_text(app)
 
 

@@ -46,14 +46,20 @@ def highlighted(text: str, needle: str, style: str = "") -> Text:
     return shown
 
 
-def model_text(completion: str, code: str | None) -> str:
-    """The model's words around its code block: the block itself is shown as code."""
-    if code is None:
+def model_text(completion: str, codes: list[str]) -> str:
+    """The model's words around its code blocks: the blocks that ran are shown as code."""
+    if not codes:
         return completion
+    unshown = [code.strip() for code in codes]
+    pieces = []
+    kept_from = 0
     for match in CODE_FENCE.finditer(completion):
-        if match.group(1).strip() == code.strip():
-            return (completion[: match.start()] + completion[match.end() :]).strip()
-    return completion.strip()
+        if match.group(1).strip() in unshown:
+            unshown.remove(match.group(1).strip())
+            pieces.append(completion[kept_from : match.start()].strip())
+            kept_from = match.end()
+    pieces.append(completion[kept_from:].strip())
+    return "\n".join(piece for piece in pieces if piece)
 
 
 def page_of(turns: list[Turn], offset: int | None) -> int | None:
@@ -105,14 +111,13 @@ class TurnView(Vertical):
             plural = "s" if len(call.new_messages) != 1 else ""
             with Collapsible(title=f"prompt: {len(call.new_messages)} new message{plural}", collapsed=True):
                 yield Static(prompt, classes="prompt")
-        step = turn.step
         if call is not None:
-            words = model_text(call.completion, step.code if step else None)
+            words = model_text(call.completion, [step.code for step in turn.steps if step.code])
             if words:
                 yield Static(highlighted(words, needle), classes="model-text")
         for host_call in turn.host_calls:
             yield Static(self._host_call(host_call), classes="host-call")
-        if step is not None:
+        for step in turn.steps:
             step_title = Text.assemble(
                 (f"step {step.step}", "bold"), f" · ran in {format_duration(step.duration_s)}"
             )
@@ -129,7 +134,7 @@ class TurnView(Vertical):
                 yield Static(highlighted(step.stderr.rstrip("\n"), needle), classes="stderr")
             if step.error:
                 yield Static(highlighted(step.error, needle), classes="error")
-        elif call is not None and step is None:
+        if call is not None and not turn.steps:
             yield Static(Text("(no code ran for this reply)", style="dim"), classes="step-title")
         for unknown in turn.unknown:
             yield Static(

@@ -17,6 +17,7 @@ import {
   ErrorCode,
   McpError,
   type Resource,
+  type ResourceTemplate,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { EngineError } from "../errors.ts";
@@ -29,7 +30,8 @@ export type McpRequest =
   | { op: "list_tools"; server: string | null }
   | { op: "tool_schema"; tool: string } // "server.tool"
   | { op: "call"; server: string; tool: string; arguments: Record<string, unknown> }
-  | { op: "list_resources" }
+  | { op: "list_resources"; server?: string | null }
+  | { op: "list_resource_templates"; server: string | null }
   | { op: "read_resource"; uri: string; server: string | null };
 
 // Told when a tool call or resource read ends (error null when it succeeded), for the log.
@@ -46,7 +48,13 @@ const CLIENT_INFO = { name: "fast-rlm", version: "1" };
 const SESSION_END_GRACE_MS = 1000; // an HTTP server gets this long to acknowledge the session's end
 
 type Transport = DenoStdioTransport | StreamableHTTPClientTransport;
-type Connection = { client: Client; transport: Transport; tools: Tool[]; resources: Resource[] };
+type Connection = {
+  client: Client;
+  transport: Transport;
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+};
 
 type Entry = {
   name: string;
@@ -100,7 +108,9 @@ export class McpManager {
         const listed = await Promise.all(names.map(async (server) => {
           const { tools } = await use(server);
           return tools.map((tool) => ({
-            name: `${server}.${tool.name}`,
+            server,
+            name: tool.name,
+            qualified_name: `${server}.${tool.name}`,
             description: tool.description ?? "",
           }));
         }));
@@ -136,14 +146,30 @@ export class McpManager {
         });
       }
       case "list_resources": {
-        const listed = await Promise.all(allowed.map(async (server) => {
+        const names = (request.server ?? null) === null ? allowed : [request.server!];
+        const listed = await Promise.all(names.map(async (server) => {
           const { resources } = await use(server);
           return resources.map((resource) => ({
             server,
             uri: resource.uri,
             name: resource.name,
             description: resource.description ?? "",
+            mimeType: resource.mimeType ?? null,
             mime_type: resource.mimeType ?? null,
+          }));
+        }));
+        return listed.flat();
+      }
+      case "list_resource_templates": {
+        const names = request.server === null ? allowed : [request.server];
+        const listed = await Promise.all(names.map(async (server) => {
+          const { resourceTemplates } = await use(server);
+          return resourceTemplates.map((template) => ({
+            server,
+            uriTemplate: template.uriTemplate,
+            name: template.name,
+            description: template.description ?? "",
+            mimeType: template.mimeType ?? null,
           }));
         }));
         return listed.flat();
@@ -221,7 +247,7 @@ export class McpManager {
       const options = { timeout: this.timeoutSeconds * 1000, signal };
       await client.connect(transport, options);
       const capabilities = client.getServerCapabilities() ?? {};
-      const connection: Connection = { client, transport, tools: [], resources: [] };
+      const connection: Connection = { client, transport, tools: [], resources: [], resourceTemplates: [] };
       if (capabilities.tools) {
         let cursor: string | undefined;
         do {
@@ -237,6 +263,7 @@ export class McpManager {
           connection.resources.push(...page.resources);
           cursor = page.nextCursor;
         } while (cursor);
+        connection.resourceTemplates = await resourceTemplatesOf(client, options);
       }
       entry.connection = connection;
       return connection;
@@ -303,6 +330,26 @@ export class McpManager {
     await entry.client.close().catch(() => {});
     await transport.close().catch(() => {}); // the client skips it when connect() never began
   }
+}
+
+// Templates are optional in a server that has resources: one that does not know the method has none.
+async function resourceTemplatesOf(
+  client: Client,
+  options: { timeout: number; signal: AbortSignal },
+): Promise<ResourceTemplate[]> {
+  const templates: ResourceTemplate[] = [];
+  let cursor: string | undefined;
+  try {
+    do {
+      const page = await client.listResourceTemplates(cursor ? { cursor } : undefined, options);
+      templates.push(...page.resourceTemplates);
+      cursor = page.nextCursor;
+    } while (cursor);
+  } catch (error) {
+    if (error instanceof McpError && error.code === ErrorCode.MethodNotFound) return [];
+    throw error;
+  }
+  return templates;
 }
 
 // "MCP server files exited with code 3 during files.read; its stderr ends with: ...", when it did.

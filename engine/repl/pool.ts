@@ -33,9 +33,11 @@ export type PoolOptions = {
   environment: Record<string, string>; // the run's env_variables, for os.environ in every REPL
 };
 
-// The Python side of a REPL: the runtime first, then the modules that add to agents' namespaces.
+// The Python side of a REPL: the runtime first, then the modules it imports and those that add to
+// agents' namespaces.
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
+  ["_rlm_llm_query_arguments", "llm_query_arguments.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
   ["_rlm_mcp", "mcp_functions.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);

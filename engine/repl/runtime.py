@@ -22,6 +22,8 @@ from json import loads as _json_loads
 from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, run_sync
 
+from _rlm_llm_query_arguments import NOT_GIVEN, child_request
+
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
 # references, taken at import, to everything it depends on.
 _create_task = asyncio.ensure_future
@@ -56,8 +58,18 @@ StepTimedOut.__module__ = "builtins"
 
 class _StepRecord:
     __slots__ = (
-        "step_id", "agent_id", "stdout", "stderr", "stdout_chars", "stderr_chars", "final_json",
-        "timed_out", "interrupts", "sleep_future", "finished", "spawned_tasks",
+        "step_id",
+        "agent_id",
+        "stdout",
+        "stderr",
+        "stdout_chars",
+        "stderr_chars",
+        "final_json",
+        "timed_out",
+        "interrupts",
+        "sleep_future",
+        "finished",
+        "spawned_tasks",
     )
 
     def __init__(self, step_id: int, agent_id: str) -> None:
@@ -157,7 +169,11 @@ def _reply_value(reply_json: str, error_class: type[Exception]):
 
 async def engine_request(channel, kind: str, payload, error_class: type[Exception] = EngineRequestError):
     """Ask the engine for something on behalf of the agent `channel` belongs to; returns the value."""
-    payload_json = _within_value_cap(_json_dumps(payload, default=repr), f"the {kind} request", error_class)
+    return await _send_json(channel, kind, _json_dumps(payload, default=repr), error_class)
+
+
+async def _send_json(channel, kind: str, payload_json: str, error_class: type[Exception]):
+    payload_json = _within_value_cap(payload_json, f"the {kind} request", error_class)
     return _reply_value(await channel.request(kind, payload_json), error_class)
 
 
@@ -169,41 +185,36 @@ def engine_request_sync(channel, kind: str, payload, error_class: type[Exception
     return _reply_value(run_sync(channel.request(kind, payload_json)), error_class)
 
 
-_TYPE_SCHEMAS = {
-    int: {"type": "integer"},
-    str: {"type": "string"},
-    float: {"type": "number"},
-    bool: {"type": "boolean"},
-    list: {"type": "array"},
-    dict: {"type": "object"},
-    type(None): {"type": "null"},
-}
-
-
-def _schema_of(schema):
-    if schema is None or isinstance(schema, (dict, bool)):
-        return schema
-    if schema in _TYPE_SCHEMAS:
-        return _TYPE_SCHEMAS[schema]
-    raise TypeError("schema must be a JSON Schema dict or one of int, str, float, bool, list, dict")
-
-
 def _make_llm_query(channel):
-    async def llm_query(data, instruction=None, schema=None, tools=None, model=None, mcp_servers=None):
-        """Start a child agent on `data` (its `context`) and return its FINAL value.
+    def llm_query(
+        data,
+        *instruction_or_schema,
+        instruction=NOT_GIVEN,
+        schema=NOT_GIVEN,
+        tools=NOT_GIVEN,
+        mcp_servers=NOT_GIVEN,
+        mcp=NOT_GIVEN,
+        model=None,
+    ):
+        """Start a helper agent on `data` (its `context`); await the result for its FINAL value.
 
-        schema: the shape the child must answer in; tools: your functions (or their names) it may
-        use; mcp_servers: names of your MCP servers it may use; model: another model for it.
+        llm_query(data, "instruction"), llm_query(data, schema) and llm_query(data, "instruction",
+        schema) all work. schema: the shape the helper must answer in (a JSON Schema dict, or
+        int/str/float/bool/list/dict, list[X], ...); tools: your functions (or their names) it may use;
+        mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it.
         """
-        payload = {
-            "data": data,
-            "instruction": instruction,
-            "schema": _schema_of(schema),
-            "tools": [tool if isinstance(tool, str) else tool.__name__ for tool in tools or []],
-            "mcp_servers": list(mcp_servers or []),
-            "model": model,
-        }
-        return await engine_request(channel, "llm_query", payload, LLMQueryError)
+        # Checked here, at the call, so a mistake raises where it was made, before anything is sent.
+        request = child_request(
+            data, instruction_or_schema, instruction, schema, tools, mcp_servers, mcp, model
+        )
+        try:
+            request_json = _json_dumps(request, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                "llm_query: data must be JSON-like (str, int, float, bool, None, list, dict with str keys), "
+                f"as the helper's `context` is: {error}. Convert it first (e.g. list(a_set), str(an_object))."
+            ) from None
+        return _send_json(channel, "llm_query", request_json, LLMQueryError)
 
     return llm_query
 
@@ -292,7 +303,11 @@ def forget_modules(names: list[str]) -> None:
 
 def _agent_traceback(error: BaseException) -> str:
     """The traceback limited to the agent's own frames: engine frames are noise to the model."""
-    frames = [frame for frame in _extract_tb(error.__traceback__) if frame.filename.startswith(AGENT_FILENAME_PREFIX)]
+    frames = [
+        frame
+        for frame in _extract_tb(error.__traceback__)
+        if frame.filename.startswith(AGENT_FILENAME_PREFIX)
+    ]
     lines = ["Traceback (most recent call last):\n", *_format_list(frames)] if frames else []
     lines += _format_exception_only(type(error), error)
     return "".join(lines).rstrip()

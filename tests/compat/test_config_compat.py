@@ -16,9 +16,7 @@ from fast_rlm.scripted_model import ScriptedReply
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 
-# The keys and values of the original 0.5.0's bundled rlm_config.yaml, written out here. Its
-# enable_tools, enable_structured_io, inherit_tools and inherit_mcp are left out: they arrive as
-# working features with their own tests.
+# The keys and values of the original 0.5.0's bundled rlm_config.yaml, written out here.
 ORIGINAL_BUNDLED_CONFIG = """\
 max_calls_per_subagent: 20
 max_depth: 3
@@ -26,6 +24,10 @@ truncate_len: 10000
 max_money_spent: 0.2
 api_max_retries: 3
 api_timeout_ms: 30000
+enable_tools: true
+enable_structured_io: true
+inherit_tools: false
+inherit_mcp: false
 enable_compression_guard: true
 compression_min_chars: 5000
 compression_ratio: 0.6
@@ -47,6 +49,7 @@ def test_the_original_bundled_config_loads_cleanly_with_its_keys_translated(orig
     assert config.llm_timeout_s == 30.0
     assert (config.truncate_len, config.max_money_spent) == (10000, 0.2)
     assert config.enable_compression_guard is True
+    assert (config.enable_tools, config.inherit_tools) == (True, False)
     assert "api_timeout_ms" not in config.engine_fields()
     assert "enable_compression_guard" not in config.engine_fields()
 

@@ -1,4 +1,5 @@
-"""A small real MCP server for the tests: tools and a resource, over stdio or streamable HTTP.
+"""A small real MCP server for the tests: tools, a resource and a resource template, over stdio or
+streamable HTTP.
 
     python notes_server.py stdio
     python notes_server.py http PORT
@@ -54,6 +55,12 @@ def refuse(reason: str) -> str:
 @server.resource("notes://readme", mime_type="text/plain")
 def readme() -> str:
     return "Notes server: ask lookup(word)."
+
+
+@server.resource("notes://note/{word}", mime_type="text/plain")
+def note(word: str) -> str:
+    """The note kept for one word."""
+    return NOTES.get(word, "no note")
 
 
 def _announce_start() -> None:

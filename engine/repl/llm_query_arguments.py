@@ -1,0 +1,137 @@
+"""What an agent passed to llm_query, checked and turned into the request the engine receives.
+
+Both spellings in use are accepted: ours, `llm_query(data, "instruction", schema=int)`, and fast-rlm
+0.5.0's, `llm_query(data, schema, instruction="...")`. A positional argument after `data` is read by
+its type: a str is the instruction, a JSON Schema dict or a type is the schema. Every mistake is a
+TypeError raised in the agent's code before anything is sent, naming the argument and the fix.
+"""
+
+import types
+import typing
+
+_SIMPLE_TYPE_SCHEMAS = {
+    int: {"type": "integer"},
+    str: {"type": "string"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    list: {"type": "array"},
+    dict: {"type": "object"},
+    type(None): {"type": "null"},
+}
+
+SCHEMA_HELP = (
+    "a JSON Schema dict, one of int/str/float/bool/list/dict, list[X], dict[str, X], or a class with "
+    "model_json_schema() (a pydantic model)"
+)
+
+# Marks an argument the caller did not give: for tools and MCP servers "not given" (inherit, when the
+# run allows it) differs from [] (grant nothing).
+NOT_GIVEN = object()
+
+
+def schema_of(schema):
+    """The JSON Schema for `schema` (see SCHEMA_HELP); TypeError when it is none of those."""
+    if isinstance(schema, (dict, bool)):
+        return schema
+    if schema in _SIMPLE_TYPE_SCHEMAS:
+        return _SIMPLE_TYPE_SCHEMAS[schema]
+    origin, arguments = typing.get_origin(schema), typing.get_args(schema)
+    if origin is list and len(arguments) == 1:
+        return {"type": "array", "items": schema_of(arguments[0])}
+    if origin is dict and len(arguments) == 2 and arguments[0] is str:
+        return {"type": "object", "additionalProperties": schema_of(arguments[1])}
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [schema_of(argument) for argument in arguments]}
+    model_json_schema = getattr(schema, "model_json_schema", None)
+    if isinstance(schema, type) and callable(model_json_schema):
+        produced = model_json_schema()
+        if isinstance(produced, dict):
+            return produced
+    raise TypeError(f"llm_query: schema must be {SCHEMA_HELP}; got {schema!r}.")
+
+
+def _looks_like_schema(value) -> bool:
+    return isinstance(value, (dict, bool, type)) or typing.get_origin(value) is not None
+
+
+def _names_of_tools(tools) -> list:
+    if not isinstance(tools, (list, tuple)):
+        raise TypeError(
+            f"llm_query: tools must be a list of your functions (or their names), e.g. tools=[my_tool]; "
+            f"got {type(tools).__name__}."
+        )
+    names = []
+    for tool in tools:
+        if isinstance(tool, str):
+            names.append(tool)
+        elif callable(tool) and isinstance(getattr(tool, "__name__", None), str):
+            names.append(tool.__name__)
+        else:
+            raise TypeError(
+                f"llm_query: each entry of tools must be one of your functions or its name; got {tool!r}."
+            )
+    return names
+
+
+def _server_names(servers, argument: str) -> list:
+    if isinstance(servers, str) or not isinstance(servers, (list, tuple)):
+        raise TypeError(
+            f'llm_query: {argument} must be a list of MCP server names, e.g. {argument}=["notes"]; got {servers!r}.'
+        )
+    for name in servers:
+        if not isinstance(name, str):
+            raise TypeError(f"llm_query: each entry of {argument} must be a server name (str); got {name!r}.")
+    return list(servers)
+
+
+def child_request(data, positional: tuple, instruction, schema, tools, mcp_servers, mcp, model) -> dict:
+    """The llm_query request for the engine. `instruction`, `schema`, `tools`, `mcp_servers` and `mcp`
+    are NOT_GIVEN when the caller left them out. `data` is checked when the request is serialised."""
+    if len(positional) > 2:
+        raise TypeError(
+            f"llm_query takes at most 3 positional arguments (data, instruction, schema); got {1 + len(positional)}. "
+            "Pass tools=, mcp_servers= and model= by keyword."
+        )
+    for value in positional:
+        if value is None:
+            continue
+        if isinstance(value, str):
+            if instruction is not NOT_GIVEN:
+                raise TypeError(
+                    "llm_query: the instruction was given twice (positionally and as instruction=)."
+                )
+            instruction = value
+        elif _looks_like_schema(value):
+            if schema is not NOT_GIVEN:
+                raise TypeError("llm_query: the schema was given twice (positionally and as schema=).")
+            schema = value
+        else:
+            raise TypeError(
+                f"llm_query: after data, pass the instruction (a str) and/or the schema ({SCHEMA_HELP}); "
+                f"got {value!r}."
+            )
+    if instruction is NOT_GIVEN:
+        instruction = None
+    if instruction is not None and not isinstance(instruction, str):
+        raise TypeError(
+            f"llm_query: instruction must be a str saying what the helper should do; got {instruction!r}."
+        )
+    if schema is NOT_GIVEN:
+        schema = None
+    if model is not None and not isinstance(model, str):
+        raise TypeError(f"llm_query: model must be a model name (str) or None; got {model!r}.")
+    if mcp is not NOT_GIVEN and mcp_servers is not NOT_GIVEN:
+        raise TypeError(
+            "llm_query: give the MCP servers once, as mcp_servers= or as mcp= (they are the same)."
+        )
+    servers = mcp if mcp is not NOT_GIVEN else mcp_servers
+    return {
+        "data": data,
+        "instruction": instruction,
+        "schema": None if schema is None else schema_of(schema),
+        "tools": None if tools is NOT_GIVEN or tools is None else _names_of_tools(tools),
+        "mcp_servers": None
+        if servers is NOT_GIVEN or servers is None
+        else _server_names(servers, "mcp" if mcp is not NOT_GIVEN else "mcp_servers"),
+        "model": model,
+    }

@@ -31,6 +31,7 @@ from fast_rlm.errors import (
 )
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
+from fast_rlm.input_file import read_input_file
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
@@ -250,14 +251,7 @@ def _resolve_input(
     query: Any, input_file: str | Path | None, instruction: str | None
 ) -> tuple[Any, str | None]:
     if input_file is not None:
-        path = Path(input_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise QueryError(
-                f"Cannot read input_file {str(path)!r}: {error}. Pass a readable UTF-8 file."
-            ) from None
-        context: Any = _parse_json_file(path, text) if path.suffix == ".json" else text
+        context = read_input_file(input_file)
         if query is not None:
             if not isinstance(query, str):
                 raise QueryTypeError("With input_file, `query` is the question about it and must be a str.")
@@ -280,13 +274,6 @@ def _resolve_input(
     if instruction is not None and not isinstance(instruction, str):
         raise QueryTypeError(f"instruction must be a str, not {type(instruction).__name__}.")
     return query, instruction
-
-
-def _parse_json_file(path: Path, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise QueryError(f"input_file {str(path)!r} is not valid JSON: {error}.") from None
 
 
 def _check_reachable(base_url: str) -> str:

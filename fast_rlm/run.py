@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,9 +143,23 @@ class PreparedRun:
                 print(notice, file=sys.stderr, flush=True)
         progress.show(event)
         if self.on_event is not None:
-            self.on_event(event)
+            _call_listener(self.on_event, "on_event", event)
         if self.on_step is not None and isinstance(event, CodeStep):
-            self.on_step(event)
+            _call_listener(self.on_step, "on_step", event)
+
+
+def _call_listener(listener: Callable[[Any], object], name: str, event: Any) -> None:
+    """A listener's own failure is the caller's bug, not the run's: warned about, and the run (whose
+    model calls are already paid for) goes on, as in the original fast-rlm."""
+    try:
+        listener(event)
+    except Exception as error:
+        warnings.warn(
+            f"The {name} callback raised {type(error).__name__}: {error} (on a {event.event} event); "
+            "the run goes on.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def prepare_run(arguments: dict[str, Any]) -> PreparedRun:

@@ -104,9 +104,9 @@ async def _produce(arguments: dict[str, Any], outcome: _Outcome) -> AsyncIterato
     user_on_event = arguments["on_event"]
 
     def forward(event: LogEvent) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, event)  # first: a failing user callback loses nothing
         if user_on_event is not None:
             user_on_event(event)
-        loop.call_soon_threadsafe(queue.put_nowait, event)
 
     prepared: PreparedRun = await loop.run_in_executor(None, prepare_run, {**arguments, "on_event": forward})
     outcome.run_id, outcome.log_file = prepared.run_id, str(prepared.log_file)

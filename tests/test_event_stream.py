@@ -198,3 +198,28 @@ def test_cancelling_the_consuming_task_cancels_the_run(scripted_server):
     assert log[-1]["event"] == "run_end" and log[-1]["status"] == "cancelled"
     agent_ends = {event.agent_id: event.status for event in streamed if isinstance(event, AgentEnd)}
     assert agent_ends == {"root.0": "done"}
+
+
+def test_a_failing_callback_is_warned_about_and_the_run_goes_on(scripted_server):
+    server = scripted_server(scenarios.fan_out(2))
+
+    def broken_on_step(step: CodeStep) -> None:
+        raise KeyError("no such column")
+
+    with pytest.warns(RuntimeWarning, match=r"on_step callback raised KeyError: 'no such column'"):
+        result = fast_rlm.run("q", config=config_for(server), verbosity=0, on_step=broken_on_step)
+    assert result["results"] == [0, 1]
+
+    async def consume() -> tuple[list[LogEvent], fast_rlm.RunStream]:
+        def broken_on_event(event: LogEvent) -> None:
+            raise ValueError("listener bug")
+
+        async with fast_rlm.stream(
+            "q", config=config_for(server), verbosity=0, on_event=broken_on_event
+        ) as events:
+            return [event async for event in events], events
+
+    with pytest.warns(RuntimeWarning, match="on_event callback raised ValueError"):
+        streamed, events = asyncio.run(consume())
+    assert isinstance(streamed[-1], RunEnd) and streamed[-1].results == [0, 1]
+    assert streamed == _logged_events(events.log_file)  # the failing callback cost the stream nothing

@@ -122,7 +122,13 @@ def run_scripted(
             try:
                 result = fast_rlm.run(
                     query,
-                    config={"base_url": server.base_url, "api_key": "test-key-not-secret", **config},
+                    # Children on a model of their own, so the views have two models to show.
+                    config={
+                        "base_url": server.base_url,
+                        "api_key": "test-key-not-secret",
+                        "sub_agent": "minimax/minimax-m2.5",
+                        **config,
+                    },
                     log_dir=log_dir,
                     verbosity=0,
                     host_functions=host_functions,

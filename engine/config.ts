@@ -22,4 +22,5 @@ export type EngineConfig = {
   repl_memory_mb: number;
   max_value_mb: number;
   schema_timeout_s: number;
+  allow_net: string[]; // hosts REPL code may reach: "host" or "host:port"
 };

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from fast_rlm.errors import ConfigError, MissingAPIKeyError
+from fast_rlm.net_grant import check_net_grant
 from fast_rlm.resources import packaged_config_file
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
@@ -82,6 +83,12 @@ class RLMConfig(BaseModel):
     repl_memory_mb: int = Field(default_factory=lambda: _packaged("repl_memory_mb"), ge=256)
     max_value_mb: float = Field(default_factory=lambda: _packaged("max_value_mb"), gt=0, le=1024)
     schema_timeout_s: float = Field(default_factory=lambda: _packaged("schema_timeout_s"), gt=0)
+    allow_net: list[str] = Field(default_factory=lambda: _packaged("allow_net"))
+
+    @field_validator("allow_net")
+    @classmethod
+    def _check_net_grant(cls, hosts: list[str]) -> list[str]:
+        return check_net_grant(hosts)
 
     @classmethod
     def default(cls) -> RLMConfig:

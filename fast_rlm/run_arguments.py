@@ -24,6 +24,7 @@ class RunOptions(TypedDict, total=False):
     tools: list[Callable[..., Any]] | None
     host_functions: list[Callable[..., Any]] | None
     env_variables: dict[str, str] | None
+    allow_net: list[str] | None
     mcp_servers: dict[str, dict[str, Any]] | None
     verbosity: int | str | None
     on_event: EventCallback | None

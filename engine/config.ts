@@ -26,4 +26,5 @@ export type EngineConfig = {
   inherit_mcp: boolean;
   enable_tools: boolean;
   enable_structured_io: boolean;
+  allow_net: string[]; // hosts REPL code may reach: "host" or "host:port"
 };

@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       lockFile: start.repl_launch.lock_file,
       denoDir: start.repl_launch.deno_dir,
       pyodideDir: PYODIDE_DIR,
+      pythonPackagesFile: start.repl_launch.python_packages_file,
+      netGrant: config.allow_net,
     };
     await ensureSnapshot(launch, start.snapshot_file);
     const llm = new LlmClient({

@@ -36,6 +36,7 @@ export type ReplLaunchPaths = {
   config_file: string;
   lock_file: string;
   deno_dir: string;
+  python_packages_file: string; // the zip of pure-Python packages REPL code can import
 };
 
 export type JsonSchema = Record<string, unknown> | boolean;

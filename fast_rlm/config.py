@@ -21,6 +21,7 @@ from pydantic.dataclasses import dataclass
 
 from fast_rlm.config_aliases import CONFIG_ALIASES, translate_aliases
 from fast_rlm.errors import ConfigError, ConfigTypeError, MissingAPIKeyError
+from fast_rlm.net_grant import check_net_grant
 from fast_rlm.resources import packaged_config_file
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
@@ -100,6 +101,7 @@ class _ConfigFields:
     inherit_mcp: bool = Field(default_factory=lambda: _packaged("inherit_mcp"))
     enable_tools: bool = Field(default_factory=lambda: _packaged("enable_tools"))
     enable_structured_io: bool = Field(default_factory=lambda: _packaged("enable_structured_io"))
+    allow_net: list[str] = Field(default_factory=lambda: _packaged("allow_net"))
     # Keys of the original fast-rlm, accepted so its configs load unchanged, with no effect here:
     # there is no compression guard (no confirmation calls are made before a delegation), and ACP
     # and CLI agents are not backends here (a model named acp:... or cli:... is refused).
@@ -110,6 +112,11 @@ class _ConfigFields:
     cli_agents: dict[str, Any] | None = None
     cli_minimal: bool = False
     cli_allow_api_key: bool = False
+
+    @field_validator("allow_net")
+    @classmethod
+    def _check_net_grant(cls, hosts: list[str]) -> list[str]:
+        return check_net_grant(hosts)
 
     @field_validator("primary_agent", "sub_agent")
     @classmethod

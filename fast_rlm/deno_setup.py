@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from fast_rlm.errors import EngineStartError
+from fast_rlm.python_packages import install_python_packages
 from fast_rlm.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
 
 ENGINE_ENTRYPOINTS = ("main.ts", "repl/supervisor.ts", "repl/worker.ts", "schema_validator_worker.ts")
@@ -101,8 +102,10 @@ def refuse_web_storage() -> None:
 
 
 def install_engine_dependencies(force: bool = False) -> Path:
-    """Fetch the engine's npm packages into the cache once. Returns the DENO_DIR."""
+    """Fetch the engine's npm packages and the REPL's Python packages into the cache once. Returns the
+    DENO_DIR."""
     refuse_web_storage()
+    install_python_packages(force)
     if is_installed() and not force:
         return deno_dir()
     deno_dir().mkdir(parents=True, exist_ok=True)

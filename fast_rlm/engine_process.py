@@ -22,6 +22,7 @@ from typing import IO, Any
 from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
 from fast_rlm.host_functions import HostFunctionRunner
+from fast_rlm.python_packages import python_packages_file
 from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
 
 STDERR_LINES_KEPT = 200
@@ -68,6 +69,7 @@ def repl_launch_paths() -> dict[str, str]:
         "config_file": str(deno_config_file()),
         "lock_file": str(deno_lock_file()),
         "deno_dir": str(deno_dir()),
+        "python_packages_file": str(python_packages_file()),
     }
 
 

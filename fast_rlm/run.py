@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import sys
@@ -34,6 +35,7 @@ from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.input_file import read_input_file
 from fast_rlm.mcp_config import plan_mcp_servers
+from fast_rlm.net_grant import merge_net_grants
 from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
@@ -170,6 +172,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     )
     level = parse_verbosity(arguments["verbosity"], arguments["verbose"])
     resolved = resolve_config(arguments["config"])
+    resolved = _with_net_grant(resolved, arguments["allow_net"])
     output_schema = to_json_schema(arguments["output_schema"])
     tools = [tool_spec(function) for function in arguments["tools"] or []]
     host_functions = list(arguments["host_functions"] or [])
@@ -215,6 +218,15 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         on_event=arguments["on_event"],
         on_step=arguments["on_step"],
     )
+
+
+def _with_net_grant(config: RLMConfig, allow_net: Any) -> RLMConfig:
+    """run(allow_net=[...]) adds hosts to the config's allow_net."""
+    try:
+        hosts = merge_net_grants(config.allow_net, allow_net)
+    except ValueError as error:
+        raise ConfigError(f"Bad allow_net passed to run(): {error}.") from None
+    return dataclasses.replace(config, allow_net=hosts)
 
 
 def _check_env_variables(env_variables: Any) -> dict[str, str]:

@@ -35,6 +35,7 @@ class RunOptions(TypedDict, total=False):
     input_file: str | Path | None
     host_functions: list[Callable[..., Any]] | None
     llm_kwargs: dict[str, Any] | None
+    allow_net: list[str] | None
     verbosity: int | str | None
     on_event: EventCallback | None
     on_step: StepCallback | None

@@ -6,6 +6,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.deno_setup import deno_dir, snapshot_file
+from fast_rlm.python_packages import python_packages_file
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 
@@ -15,6 +16,8 @@ def test_a_damaged_snapshot_fails_one_run_clearly_and_is_made_again(scripted_ser
     cache = tmp_path / "cache"
     (cache / "snapshots").mkdir(parents=True)
     (cache / "deno").symlink_to(deno_dir(), target_is_directory=True)  # a linked cache works too
+    # The REPL's Python packages too: the test fetches nothing from an index.
+    (cache / "python-packages").symlink_to(python_packages_file().parent, target_is_directory=True)
     monkeypatch.setenv("FAST_RLM_CACHE_DIR", str(cache))
     damaged = snapshot_file()
     damaged.write_bytes(good_snapshot[: len(good_snapshot) // 3])

@@ -40,6 +40,7 @@ const PYTHON_MODULES: [string, string][] = [
   ["_rlm_llm_query_arguments", "llm_query_arguments.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
   ["_rlm_mcp", "mcp_functions.py"],
+  ["_rlm_http", "http_clients.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
@@ -147,6 +148,7 @@ export class ReplPool {
     const init: ToReplProcess = {
       kind: "init",
       snapshotFile: this.options.snapshotFile,
+      pythonPackagesFile: this.options.launch.pythonPackagesFile,
       pythonModules: PYTHON_MODULES,
       environmentJson: JSON.stringify(this.options.environment),
       timeoutMessage:

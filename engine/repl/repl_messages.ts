@@ -20,6 +20,7 @@ export type ToReplProcess =
   | {
     kind: "init";
     snapshotFile: string;
+    pythonPackagesFile: string; // a zip of pure-Python packages, put on sys.path
     // Python modules to import, in order (name -> source); the first is the runtime itself.
     pythonModules: [string, string][];
     environmentJson: string;
@@ -57,14 +58,45 @@ export type ToWorker =
     contextBytes: Uint8Array;
   }
   | Extract<ToReplProcess, { kind: "run_step" | "agent_reply" | "drop_agent" }>
-  | { kind: "cancel_step"; stepId: number };
+  | { kind: "cancel_step"; stepId: number }
+  | HttpReply;
 
 // Worker -> supervisor: what goes on to the engine, with bulk data as a string or bytes to frame.
 export type FromWorker =
   | Extract<FromReplProcess, { kind: "ready" | "init_failed" | "agent_created" | "step_started" }>
   | { kind: "snapshot"; bytes: Uint8Array }
   | { kind: "step_done"; stepId: number; outcomeJson: string }
-  | { kind: "agent_request"; requestId: number; agentId: string; requestKind: string; payloadJson: string };
+  | { kind: "agent_request"; requestId: number; agentId: string; requestKind: string; payloadJson: string }
+  | HttpRequest
+  | { kind: "http_cancel"; requestId: number }; // the caller gave up (a timeout, a cancelled task)
+
+// HTTP from agent code. The worker has no network permission: it hands each request to the supervisor,
+// the only part of the process granted allow_net's hosts, which fetches it and replies. `stepId` is the
+// step whose code asked (0: none), so an overdue step's requests end with it.
+export type HttpRequest = {
+  kind: "http_request";
+  requestId: number;
+  stepId: number;
+  method: string;
+  url: string;
+  headers: [string, string][];
+  body: Uint8Array<ArrayBuffer> | null;
+  redirect: RequestRedirect; // "follow": the supervisor follows, each hop within the grant
+};
+
+export type HttpReply =
+  | {
+    kind: "http_reply";
+    requestId: number;
+    ok: true;
+    status: number;
+    statusText: string;
+    headers: [string, string][]; // without content-encoding: the body arrives decoded
+    url: string; // after redirects
+    redirected: boolean;
+    body: Uint8Array<ArrayBuffer>;
+  }
+  | { kind: "http_reply"; requestId: number; ok: false; error: string };
 
 export type StepOutcome = {
   stdout: string;

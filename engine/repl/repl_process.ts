@@ -13,6 +13,8 @@ export type ReplLaunch = {
   lockFile: string;
   denoDir: string;
   pyodideDir: string;
+  pythonPackagesFile: string;
+  netGrant: string[]; // allow_net: the hosts ("host" or "host:port") REPL code may reach
 };
 
 export type ReplProcessOptions = {
@@ -39,7 +41,16 @@ const V8_FLAGS = [
 
 export function replProcessCommand(options: ReplProcessOptions): Deno.Command {
   const { launch, snapshotFile, memoryLimitMb } = options;
-  const readable = [launch.pyodideDir, ...WORKER_FILES, ...(snapshotFile === null ? [] : [snapshotFile])];
+  // The process that makes the snapshot runs no agent code: it needs neither the packages nor the network.
+  const forAgents = snapshotFile !== null;
+  const readable = [
+    launch.pyodideDir,
+    ...WORKER_FILES,
+    ...(forAgents ? [snapshotFile, launch.pythonPackagesFile] : []),
+  ];
+  // Only the supervisor uses the grant: it starts its worker, where agent code runs, with no permission
+  // to the network (hence --unstable-worker-options) and relays the worker's requests.
+  const network = forAgents && launch.netGrant.length > 0 ? [`--allow-net=${launch.netGrant.join(",")}`] : [];
   return new Deno.Command(launch.denoBinary, {
     args: [
       "run",
@@ -52,7 +63,9 @@ export function replProcessCommand(options: ReplProcessOptions): Deno.Command {
       launch.configFile,
       "--lock",
       launch.lockFile,
+      "--unstable-worker-options",
       `--allow-read=${readable.join(",")}`,
+      ...network,
       SUPERVISOR_FILE,
     ],
     clearEnv: true,

@@ -286,6 +286,12 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
     _namespaces[agent_id] = namespace
 
 
+def current_step_id() -> int:
+    """The step whose code is running (0: none); worker.ts tags its HTTP requests with it."""
+    step = _current_step.get()
+    return 0 if step is None else step.step_id
+
+
 def set_environment(variables_json: str) -> None:
     """The run's env_variables, visible to every agent through os.environ."""
     os.environ.update(_json_loads(variables_json))

@@ -5,7 +5,9 @@
 // worker: it reports the process's memory on a timer and interrupts an overdue step.
 //
 // Nothing here trusts the worker: whatever it posts is framed and sent on, and the engine checks it.
+// Its HTTP requests are performed here (http_relay.ts), within the process's network grant.
 import { FrameReader, FrameWriter } from "./frames.ts";
+import { HttpRelay } from "./http_relay.ts";
 import {
   CONTROL_CELLS,
   type FromWorker,
@@ -31,7 +33,25 @@ const fromEngine = new FrameReader<ToReplProcess>(Deno.stdin.readable, MAX_INBOU
 const clockOrigin = Date.now(); // the worker's heartbeat counts ms from here
 const controlBuffer = new SharedArrayBuffer(CONTROL_CELLS * 4);
 const control = new Int32Array(controlBuffer);
-const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+// The worker reads what this process may read (Pyodide, the snapshot, the packages) and nothing more:
+// in particular not the network this process may have been granted (allow_net), which only the relay
+// below uses.
+const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+  type: "module",
+  deno: {
+    permissions: {
+      read: "inherit",
+      net: false,
+      env: false,
+      write: false,
+      run: false,
+      ffi: false,
+      sys: false,
+      import: false,
+    },
+  },
+});
+let httpRelay: HttpRelay | null = null; // made on init, which says how large a response may be
 
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
   const message = event.data;
@@ -44,6 +64,14 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
         { kind: "step_done", stepId: message.stepId },
         encoder.encode(message.outcomeJson),
       );
+    case "http_request":
+      if (httpRelay === null) {
+        return post({ kind: "http_reply", requestId: message.requestId, ok: false, error: "not ready" });
+      }
+      httpRelay.relay(message);
+      return;
+    case "http_cancel":
+      return httpRelay?.cancel(message.requestId);
     case "agent_request": {
       const { requestId, agentId, requestKind, payloadJson } = message;
       return toEngine.send(
@@ -83,6 +111,7 @@ function markOverdue(stepId: number): void {
     }
   }
   Atomics.store(control, cell, stepId);
+  httpRelay?.cancelStep(stepId);
   post({ kind: "cancel_step", stepId });
   interruptTimer ??= setInterval(interruptIfHeld, INTERRUPT_CHECK_MS);
 }
@@ -117,6 +146,10 @@ try {
     const message = frame.message;
     switch (message.kind) {
       case "init":
+        httpRelay = new HttpRelay(
+          message.maxValueBytes,
+          (reply) => post(reply, reply.ok ? [reply.body.buffer as ArrayBuffer] : []),
+        );
         post({ ...message, control: controlBuffer, clockOrigin });
         break;
       case "create_agent":

@@ -6,11 +6,17 @@
 // `js.eval` and Function constructors fail. On top of that, Python's `js` module sees only an
 // allow-listed globals object, Pyodide's own JS API is unregistered once the runtime is set up, and
 // the storage APIs (the only writes Deno makes without a permission check) are removed.
+//
+// The worker has no network permission either. Python's `js.fetch` is a stand-in that hands each
+// request to the supervisor (http_relay.ts), the one part of the process granted allow_net's hosts;
+// requests (through urllib3's Pyodide backend), pyodide.http.pyfetch, httpx and urllib.request
+// (http_clients.py) all go through it.
 import { loadPyodide, type PyodideAPI } from "pyodide";
 import {
   CONTROL_CELLS,
   type FromWorker,
   HEARTBEAT_CELL,
+  type HttpReply,
   OVERDUE_CELLS,
   OVERDUE_FIRST_CELL,
   type ToWorker,
@@ -34,6 +40,8 @@ let pyodide: PyodideAPI;
 let runtime: any;
 let nextRequestId = 0;
 const pendingRequests = new Map<number, (replyJson: string) => void>();
+let nextHttpRequestId = 0;
+const pendingHttp = new Map<number, (reply: HttpReply) => void>();
 
 // Bound now, before agent code could replace the global.
 const postToSupervisor = self.postMessage.bind(self);
@@ -83,6 +91,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     }
     case "drop_agent":
       return runtime.drop_agent(message.agentId);
+    case "http_reply": {
+      const settle = pendingHttp.get(message.requestId);
+      pendingHttp.delete(message.requestId);
+      return settle?.(message);
+    }
   }
 };
 
@@ -114,8 +127,46 @@ function stepReporter(stepId: number) {
   };
 }
 
-// What Python's `js` module shows: plain data types and promises, nothing that reaches Deno, the
-// process or storage.
+// fetch as Python code sees it: the request goes to the supervisor, which performs it within the
+// network grant. The step it belongs to rides along, so an overdue step's requests end with it.
+async function relayedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer());
+  const requestId = ++nextHttpRequestId;
+  const stepId: number = runtime.current_step_id();
+  const signal = request.signal;
+  signal.throwIfAborted();
+  const reply = await new Promise<HttpReply>((resolve, reject) => {
+    const abandon = () => {
+      pendingHttp.delete(requestId);
+      post({ kind: "http_cancel", requestId });
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", abandon, { once: true });
+    pendingHttp.set(requestId, (reply) => {
+      signal.removeEventListener("abort", abandon);
+      resolve(reply);
+    });
+    const { method, url, redirect } = request;
+    const headers = [...request.headers];
+    post(
+      { kind: "http_request", requestId, stepId, method, url, headers, body, redirect },
+      body ? [body.buffer] : [],
+    );
+  });
+  if (!reply.ok) throw new TypeError(reply.error);
+  const withoutBody = [101, 103, 204, 205, 304].includes(reply.status);
+  const response = new Response(withoutBody ? null : reply.body, {
+    status: reply.status,
+    statusText: reply.statusText,
+    headers: reply.headers,
+  });
+  Object.defineProperties(response, { url: { value: reply.url }, redirected: { value: reply.redirected } });
+  return response;
+}
+
+// What Python's `js` module shows: plain data types, promises and the web's HTTP types with the
+// relayed fetch, nothing that reaches Deno, the process or storage.
 function allowedJsGlobals(): Record<string, unknown> {
   const names = [
     "Object",
@@ -131,9 +182,19 @@ function allowedJsGlobals(): Record<string, unknown> {
     "Set",
   ];
   const allowed: Record<string, unknown> = {};
-  for (const name of [...names, "Error", "Uint8Array", "ArrayBuffer", "WeakRef"]) {
+  const http = [
+    "Request",
+    "Response",
+    "Headers",
+    "AbortController",
+    "AbortSignal",
+    "setTimeout",
+    "clearTimeout",
+  ];
+  for (const name of [...names, "Error", "Uint8Array", "ArrayBuffer", "WeakRef", ...http]) {
     allowed[name] = (globalThis as Record<string, unknown>)[name];
   }
+  allowed.fetch = relayedFetch;
   return allowed;
 }
 
@@ -189,7 +250,10 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     for (const [name, source] of message.pythonModules) {
       pyodide.FS.writeFile(`/home/pyodide/rlm/${name}.py`, source);
     }
-    pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/rlm')");
+    pyodide.FS.writeFile("/home/pyodide/rlm/packages.zip", Deno.readFileSync(message.pythonPackagesFile));
+    pyodide.runPython(
+      "import sys; sys.path.insert(0, '/home/pyodide/rlm'); sys.path.append('/home/pyodide/rlm/packages.zip')",
+    );
     runtime = pyodide.pyimport(message.pythonModules[0][0]);
     runtime.configure(
       message.timeoutMessage,

@@ -4,7 +4,8 @@
 // probe in place of the supervisor, so the probe runs with exactly the REPL process's flags and
 // environment.
 //
-// Arguments: the Python host's repl_launch paths (JSON), the snapshot file, repl_memory_mb.
+// Arguments: the Python host's repl_launch paths (JSON), the snapshot file, repl_memory_mb and, optionally,
+// allow_net (JSON).
 import { PYODIDE_DIR } from "../../engine/repl/pool.ts";
 import { replProcessCommand } from "../../engine/repl/repl_process.ts";
 
@@ -18,7 +19,7 @@ class RecordingCommand {
 }
 Object.defineProperty(Deno, "Command", { value: RecordingCommand });
 
-const [launchJson, snapshotFile, memoryLimitMb] = Deno.args;
+const [launchJson, snapshotFile, memoryLimitMb, netGrantJson] = Deno.args;
 const paths = JSON.parse(launchJson);
 replProcessCommand({
   launch: {
@@ -27,6 +28,8 @@ replProcessCommand({
     lockFile: paths.lock_file,
     denoDir: paths.deno_dir,
     pyodideDir: PYODIDE_DIR,
+    pythonPackagesFile: paths.python_packages_file,
+    netGrant: JSON.parse(netGrantJson ?? "[]"),
   },
   snapshotFile,
   memoryLimitMb: Number(memoryLimitMb),

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
+from fast_rlm.python_packages import python_packages_file
 from fast_rlm.resources import deno_config_file, deno_lock_file, project_files_dir
 
 HARNESS = Path(__file__).with_name("placement_harness.ts")
@@ -22,6 +23,8 @@ def test_requests_and_results_from_a_process_are_accepted_only_for_agents_placed
         "configFile": str(deno_config_file()),
         "lockFile": str(deno_lock_file()),
         "denoDir": str(deno_dir()),
+        "pythonPackagesFile": str(python_packages_file()),
+        "netGrant": [],
     }
     command = [
         deno_binary(), "run", "--cached-only", "--frozen", "--no-remote", "--no-prompt",

@@ -1,9 +1,11 @@
 """Agent code cannot reach the network: not the model server on loopback, not the outside world, and
 not the module loaders (npm, remote URLs), which would fetch code.
 
-`js` has no fetch, Deno or WebSocket, and no JavaScript can be made from strings to import() with;
-Python's sockets have no route out of the interpreter. That the REPL process's permissions would
-refuse the network anyway is tested in test_repl_process_permissions.py.
+`js` has no Deno or WebSocket, and no JavaScript can be made from strings to import() with; Python's
+sockets have no route out of the interpreter. `js.fetch` hands requests to the supervisor, which
+performs them within the run's allow_net grant: here none, so every request is refused naming
+allow_net (grants themselves are probed in test_net_grant.py). That the REPL process's permissions
+would refuse the network anyway is tested in test_repl_process_permissions.py.
 
 Both servers on 127.0.0.1 count what they receive: the scripted model must see only the engine's
 own three calls, the sentinel (also the engine's proxy for any outside host) nothing at all.
@@ -12,6 +14,7 @@ own three calls, the sentinel (also the engine's proxy for any outside host) not
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -66,16 +69,25 @@ await probe("import(loopback sentinel)", lambda: import_from_code(sentinel_url +
 CODE_GENERATION_REFUSED = "JsException: EvalError: Code generation from strings disallowed for this context"
 # Pyodide's sockets have no route out of the interpreter at all.
 HOST_UNREACHABLE = "[Errno 23] Host is unreachable"
-EXPECTED = {
-    "fetch(scripted model server)": "AttributeError: fetch",
-    "fetch(loopback sentinel)": "AttributeError: fetch",
-    "fetch(https://example.com/)": "AttributeError: fetch",
+
+
+def not_granted(host_port: str, via: str = "JsException: TypeError:") -> re.Pattern[str]:
+    """The relay's refusal of a host outside the (empty) grant; loopback ports vary."""
+    return re.compile(
+        re.escape(f"{via} network access to ") + host_port + r" is not granted \(.*\): add it to allow_net"
+    )
+
+
+LOOPBACK = r"127\.0\.0\.1:\d+"
+EXPECTED: dict[str, str | re.Pattern[str]] = {
+    "fetch(scripted model server)": not_granted(LOOPBACK),
+    "fetch(loopback sentinel)": not_granted(LOOPBACK),
+    "fetch(https://example.com/)": not_granted(r"example\.com:443"),
     "Deno.connect(scripted model server)": "AttributeError: Deno",
     "WebSocket(loopback sentinel)": "AttributeError: WebSocket",
     "socket.connect(scripted model server)": f"OSError: {HOST_UNREACHABLE}",
-    # pyfetch looks up JavaScript's fetch machinery in `js`, and does not find it.
-    "pyfetch(scripted model server)": "NameError: name 'AbortController' is not defined",
-    "urllib.request.urlopen(loopback sentinel)": f"URLError: <urlopen error {HOST_UNREACHABLE}>",
+    "pyfetch(scripted model server)": not_granted(LOOPBACK, via="AbortError:"),
+    "urllib.request.urlopen(loopback sentinel)": not_granted(LOOPBACK, via="URLError: <urlopen error"),
     "import('npm:left-pad')": CODE_GENERATION_REFUSED,
     "import('https://example.com/x.js')": CODE_GENERATION_REFUSED,
     "import(loopback sentinel)": CODE_GENERATION_REFUSED,
@@ -95,7 +107,11 @@ def network_run(probe_runner):
 
 @pytest.mark.parametrize("probe", EXPECTED)
 def test_probe_is_refused_exactly(network_run, probe):
-    assert network_run.outcomes[probe] == EXPECTED[probe]
+    expected = EXPECTED[probe]
+    if isinstance(expected, re.Pattern):
+        assert expected.match(network_run.outcomes[probe]), network_run.outcomes[probe]
+    else:
+        assert network_run.outcomes[probe] == expected
 
 
 def test_probe_names_cover_every_expectation(network_run):

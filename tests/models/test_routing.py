@@ -46,7 +46,7 @@ def routing_responder(seen: dict[str, list[dict]]):
         if model == "depth-one":
             return repl('FINAL("depth-one:" + await llm_query("x", "go deeper"))')
         if model == "agent-model":
-            return repl('FINAL(f"agent-model:{count_words(context + \' two three\')}")')
+            return repl("FINAL(f\"agent-model:{count_words(context + ' two three')}\")")
         return repl(f"FINAL({model!r})")
 
     return respond
@@ -143,7 +143,7 @@ def test_bad_models_by_depth_names_the_fix(models_by_depth, message):
     [
         ({"researcher": {"model": "m"}}, 'needs an "instruction"'),
         ({"researcher": {"instruction": "x", "modle": "m"}}, "Did you mean 'model'"),
-        ({"researcher": {"instruction": "x", "model": len}}, 'run\\(models='),
+        ({"researcher": {"instruction": "x", "model": len}}, "run\\(models="),
         (["researcher"], "agents must be a dict"),
     ],
 )

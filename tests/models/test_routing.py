@@ -9,6 +9,8 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import AgentsError, ConfigError
+from fast_rlm.log_reader import LogIndex
+from fast_rlm.log_render import render_mermaid
 from fast_rlm.scripted_model import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
@@ -150,3 +152,19 @@ def test_bad_models_by_depth_names_the_fix(models_by_depth, message):
 def test_bad_agents_fail_before_the_engine_starts(agents, message):
     with pytest.raises(AgentsError, match=message):
         fast_rlm.run("q", config={"api_key": "k"}, agents=agents, verbosity=0)
+
+
+def test_the_log_tools_show_each_agents_name_and_model(scripted_server):
+    code = 'FINAL(await llm_query("c", "look", agent="researcher"))'
+    server = scripted_server(
+        lambda request: repl(code) if request["model"] == "root-model" else repl("FINAL(1)")
+    )
+    result = fast_rlm.run(
+        "q", config=config_for(server, primary_agent="root-model"), agents=AGENTS, verbosity=0
+    )
+    index = LogIndex.open(result["log_file"])
+    assert [index.agents[agent_id].model_label for agent_id in ("root", "root.0")] == [
+        "root-model",
+        "researcher · agent-model",
+    ]
+    assert "researcher · agent-model" in render_mermaid(index)

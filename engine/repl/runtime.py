@@ -185,7 +185,7 @@ def engine_request_sync(channel, kind: str, payload, error_class: type[Exception
     return _reply_value(run_sync(channel.request(kind, payload_json)), error_class)
 
 
-def _make_llm_query(channel, agent_names: list):
+def _make_llm_query(channel, known_agents: list):
     def llm_query(
         data,
         *instruction_or_schema,
@@ -218,7 +218,7 @@ def _make_llm_query(channel, agent_names: list):
             model,
             agent,
             images,
-            agent_names,
+            known_agents,
         )
         try:
             request_json = _json_dumps(request, allow_nan=False)

@@ -1,6 +1,6 @@
 // One agent's loop: ask the model, run the reply's code blocks in the agent's REPL (in order, until
 // one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent.
-import type { ChatMessage } from "./llm_client.ts";
+import { type ChatMessage, type ImagePart, withImages } from "./chat_message.ts";
 import {
   type AgentBrief,
   extractCode,
@@ -28,11 +28,14 @@ export type AgentSpec = {
   tools: ToolSpec[];
   hostFunctions: FunctionSignature[];
   mcpServers: string[];
+  namedAgent: string | null; // its name in run(agents={...}), when it was started under one
+  images: ImagePart[]; // shown to its model with its first message
 };
 
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).
-function namespaceSetup(agent: AgentSpec): Record<string, unknown> {
+function namespaceSetup(agent: AgentSpec, agentNames: string[]): Record<string, unknown> {
   const setup: Record<string, unknown> = {};
+  if (agentNames.length > 0) setup.agent_names = agentNames;
   if (agent.tools.length > 0) setup.tools = agent.tools;
   if (agent.hostFunctions.length > 0) setup.host_functions = agent.hostFunctions;
   if (agent.mcpServers.length > 0) setup.mcp_servers = agent.mcpServers;
@@ -55,17 +58,26 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
     structuredIo: config.enable_structured_io,
     inheritTools: config.inherit_tools,
     inheritMcp: config.inherit_mcp,
+    namedAgents: Object.entries(run.namedAgents).map(([name, named]) => ({
+      name,
+      purpose: named.instruction,
+    })),
+    role: agent.namedAgent === null ? null : {
+      name: agent.namedAgent,
+      purpose: run.namedAgents[agent.namedAgent].instruction,
+    },
+    imageCount: agent.images.length,
   };
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(brief) },
-    { role: "user", content: firstUserMessage(brief) },
+    withImages("user", firstUserMessage(brief), agent.images),
   ];
   const replReady = run.pool.createAgent(
     agent.id,
     agent.parentId,
     agent.context.bytes,
     agent.context.isText,
-    namespaceSetup(agent),
+    namespaceSetup(agent, Object.keys(run.namedAgents)),
   );
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
   // The pool now holds the only copy it needs (and drops it once the REPL has moved on); a context

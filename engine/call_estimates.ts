@@ -3,7 +3,8 @@
 // completion tokens and cost from the model's earlier answered calls in this run.
 import { type CapAmounts, zeroAmounts } from "./budget.ts";
 import type { EngineConfig } from "./config.ts";
-import type { AttemptCost, ChatMessage } from "./llm_client.ts";
+import type { AttemptCost } from "./llm_client.ts";
+import { type ChatMessage, messageText } from "./chat_message.ts";
 import { pricedUsage, priceOf, tokenCost } from "./pricing.ts";
 
 // About four characters a token in English text and code, plus a few tokens of role and separators
@@ -36,7 +37,7 @@ export class CallEstimator {
 
   shape(model: string, messages: ChatMessage[]): RequestShape {
     let chars = 0;
-    for (const message of messages) chars += message.content.length;
+    for (const message of messages) chars += messageText(message).length;
     return {
       model,
       textPromptTokens: Math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * messages.length,

@@ -14,6 +14,8 @@ export type ChildRequest = {
   // []: the caller granted nothing.
   tools: string[] | null;
   mcp_servers: string[] | null;
+  agent: string | null; // a name of run(agents={...})
+  images: unknown; // checked (and hashed) by images.ts
 };
 
 export function parseChildRequest(payload: unknown): ChildRequest {
@@ -29,6 +31,8 @@ export function parseChildRequest(payload: unknown): ChildRequest {
     schema: optionalSchema(request.schema),
     tools: optionalNames(request.tools, "tools"),
     mcp_servers: optionalNames(request.mcp_servers, "mcp_servers"),
+    agent: optionalString(request.agent, "agent"),
+    images: request.images,
   };
 }
 

@@ -3,6 +3,8 @@
 export type EngineConfig = {
   primary_agent: string;
   sub_agent: string;
+  // Depth (as a JSON key, "1", "2", ...) -> the model of the agents at that depth.
+  models_by_depth: Record<string, string>;
   base_url: string;
   max_depth: number;
   max_calls_per_subagent: number;

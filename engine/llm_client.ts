@@ -4,6 +4,7 @@
 // never has two paid requests in flight. Every attempt passes the caller's gate (a concurrency slot
 // and the run's budgets) and leaves it with what it cost before any backoff starts.
 import { type CallUsage, UNREPORTED_USAGE } from "./usage.ts";
+import { type ChatMessage, messageImages, openAiContent } from "./chat_message.ts";
 import {
   EngineError,
   llmAuthError,
@@ -12,8 +13,6 @@ import {
   llmTimeoutError,
   llmUnreachableError,
 } from "./errors.ts";
-
-export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
 export type Completion = { text: string; usage: CallUsage; attempts: number };
 
@@ -106,7 +105,7 @@ export class LlmClient {
     const body = {
       ...this.options.requestParameters,
       model: redact(model),
-      messages: messages.map((message) => ({ role: message.role, content: redact(message.content) })),
+      messages: messages.map((message) => ({ role: message.role, content: openAiContent(message, redact) })),
     };
     let response: Response;
     try {
@@ -162,6 +161,15 @@ export class LlmClient {
         )
         : llmError(detail);
       return refused(error, { reason: `HTTP ${response.status}`, retryAfterSeconds, unreadableReply: false });
+    }
+    if (response.status === 400 && /image/i.test(text) && messages.some((m) => messageImages(m).length > 0)) {
+      return refused(
+        llmError(
+          `${detail}. The model ${model} refused the images it was sent: give this agent a model that ` +
+            `accepts images (llm_query(..., model=...), an agent's model, or sub_agent).`,
+        ),
+        null,
+      );
     }
     return refused(llmError(detail), null);
   }

@@ -2,6 +2,7 @@
 // The README's "Log schema" section documents it; fast_rlm/events.py mirrors it in Python.
 import type { CallUsage, Usage } from "./usage.ts";
 import type { ErrorInfo } from "./protocol.ts";
+import type { ImageRecord, LoggedMessage } from "./chat_message.ts";
 
 export const LOG_SCHEMA_VERSION = 1;
 
@@ -26,6 +27,8 @@ export type AgentStart = Common & {
   parent_id: string | null;
   depth: number;
   model: string;
+  agent?: string; // the name it was started under (run(agents={...})), if any
+  images?: ImageRecord[]; // shown with its first message, if any
   instruction: string | null;
   context_type: string;
   context_chars: number;
@@ -38,7 +41,7 @@ export type LlmCall = Common & {
   call: number;
   model: string;
   // Messages added since this agent's previous call: the full prompt is the concatenation.
-  new_messages: { role: string; content: string }[];
+  new_messages: LoggedMessage[];
   completion: string;
   usage: CallUsage;
   duration_s: number;

@@ -14,6 +14,9 @@ import { mcpSecrets, openMcp } from "./mcp/service.ts";
 import { capsOf, RunBudget } from "./budget.ts";
 import { unpricedModels } from "./pricing.ts";
 import { UsageTotals } from "./usage.ts";
+import { HostModelClient } from "./host_model.ts";
+import { ModelRouter } from "./model_router.ts";
+import { checkedImages } from "./images.ts";
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
     query_preview: query.preview,
     instruction: start.instruction,
     workers: workerCount,
-    unpriced_models: unpricedModels(config),
+    unpriced_models: unpricedModels(config, start.agents),
   });
 
   let run: Run | null = null;
@@ -63,14 +66,21 @@ async function main(): Promise<void> {
       netGrant: config.allow_net,
     };
     await ensureSnapshot(launch, start.snapshot_file);
-    const llm = new LlmClient({
+    const redact = (text: string) => redactor.redact(text);
+    const providers = new LlmClient({
       baseUrl: config.base_url,
       apiKey: start.api_key,
       timeoutSeconds: config.llm_timeout_s,
       maxRetries: config.llm_max_retries,
       requestParameters: start.llm_kwargs,
-      redact: (text) => redactor.redact(text),
+      redact,
     });
+    const hostModels = new HostModelClient({
+      timeoutSeconds: config.llm_timeout_s,
+      requestParameters: start.llm_kwargs,
+      redact,
+    });
+    const llm = new ModelRouter(providers, hostModels, new Set(start.host_models));
     pool = new ReplPool(
       {
         launch,
@@ -84,8 +94,18 @@ async function main(): Promise<void> {
       (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
     );
     const hostFunctions = new HostFunctionBridge(new Set(start.host_functions.map((fn) => fn.name)));
-    run = new Run({ config, llm, pool, log, redactor, hostFunctions, environment: start.env_variables, mcp });
-    listenForHostMessages(host, run, hostFunctions);
+    run = new Run({
+      config,
+      llm,
+      pool,
+      log,
+      redactor,
+      hostFunctions,
+      environment: start.env_variables,
+      mcp,
+      namedAgents: start.agents,
+    });
+    listenForHostMessages(host, run, hostFunctions, hostModels);
     if (config.run_timeout_s !== null) {
       const timedOut = new EngineError("RunTimeoutError", `run_timeout_s=${config.run_timeout_s} elapsed`);
       runTimer = setTimeout(() => run!.stop(timedOut), config.run_timeout_s * 1000);
@@ -98,6 +118,7 @@ async function main(): Promise<void> {
       tools: config.enable_tools ? start.tools : [],
       hostFunctions: config.enable_tools ? start.host_functions : [],
       mcpServers: Object.keys(start.mcp_servers),
+      images: await checkedImages(start.images, config.max_value_mb * 1024 * 1024),
     });
     const usage = run.usageReport();
     log.write({
@@ -134,11 +155,13 @@ async function listenForHostMessages(
   host: HostReader,
   run: Run,
   hostFunctions: HostFunctionBridge,
+  hostModels: HostModelClient,
 ): Promise<void> {
   try {
     for (let message = await host.nextMessage(); message !== null; message = await host.nextMessage()) {
       if (message.type === "cancel") run.cancel();
       else if (message.type === "host_result") hostFunctions.settle(message);
+      else if (message.type === "model_result") hostModels.settle(message);
     }
   } finally {
     run.cancel();

@@ -1,6 +1,7 @@
 // What a model call costs in USD: the provider's figure when it reported one, else the model's
 // entry in the config's model_prices, else unknown (null).
 import type { EngineConfig } from "./config.ts";
+import { configuredModels, type NamedAgent } from "./routing.ts";
 import type { CallUsage } from "./usage.ts";
 
 export type ModelPrices = EngineConfig["model_prices"];
@@ -24,8 +25,9 @@ export function priceOf(prices: ModelPrices, model: string): ModelPrice | null {
 
 // The configured models that max_money_spent cannot price before a call: without a model_prices
 // entry, only the cost their provider reports afterwards counts (nothing, if it reports none).
-export function unpricedModels(config: EngineConfig): string[] {
+export function unpricedModels(config: EngineConfig, namedAgents: Record<string, NamedAgent>): string[] {
   if (config.max_money_spent === null) return [];
-  const models = new Set([config.primary_agent, config.sub_agent]);
-  return [...models].filter((model) => priceOf(config.model_prices, model) === null);
+  return configuredModels(config, namedAgents).filter((model) =>
+    priceOf(config.model_prices, model) === null
+  );
 }

@@ -17,7 +17,12 @@ export type AgentBrief = {
   structuredIo: boolean; // enable_structured_io
   inheritTools: boolean; // inherit_tools
   inheritMcp: boolean; // inherit_mcp
+  namedAgents: NamedAgentPurpose[]; // run(agents={...}): what a helper may be started as
+  role: NamedAgentPurpose | null; // the named agent this one was started as
+  imageCount: number; // images shown with the first message
 };
+
+export type NamedAgentPurpose = { name: string; purpose: string };
 
 export function systemPrompt(brief: AgentBrief): string {
   const canRecurse = brief.depth < brief.maxDepth;
@@ -39,6 +44,9 @@ export function systemPrompt(brief: AgentBrief): string {
   REPL and can split their work further.
 - \`await batch_llm_query(llm_query(a, "..."), llm_query(b, "..."), ...)\` runs helpers at the same time
   and returns their results in order (\`asyncio.gather\` works too). Prefer it for independent pieces.
+- \`images=[...]\` (bytes or \`data:image/...;base64,\` URLs) shows images to the helper's model.${
+      namedAgentsText(brief.namedAgents)
+    }
 - A failed helper raises \`LLMQueryError\` with the reason; a wrong argument raises \`TypeError\`.`
     : `- You are at the deepest level allowed: \`llm_query\` is not available here. Solve the task in code.`;
   return `You are an agent working inside a Python REPL. Your input can be far too large to read whole, so it
@@ -63,9 +71,27 @@ You have at most ${brief.maxCalls} replies. Inspect the context with code, then 
 do not guess what you have not looked at.`;
 }
 
+function namedAgentsText(agents: NamedAgentPurpose[]): string {
+  if (agents.length === 0) return "";
+  const listed = agents.map((agent) => `  - ${JSON.stringify(agent.name)}: ${agent.purpose}`);
+  return `
+- \`llm_query(data, instruction, agent="name")\` starts one of these named helpers, each with its own
+  model and functions; pick the one whose purpose fits the piece of work:
+${listed.join("\n")}`;
+}
+
 export function firstUserMessage(brief: AgentBrief): string {
   const task = brief.instruction ?? "Answer the query held in `context`.";
   const sections = [`Task: ${task}`, `\`context\` holds: ${brief.contextDescription}`];
+  if (brief.role !== null) {
+    sections.unshift(`You are the ${JSON.stringify(brief.role.name)} agent: ${brief.role.purpose}`);
+  }
+  if (brief.imageCount > 0) {
+    sections.push(
+      `${brief.imageCount} image${brief.imageCount === 1 ? " comes" : "s come"} with this message; ` +
+        "look at them yourself (your REPL does not have them).",
+    );
+  }
   if (brief.functions.length > 0) {
     const listed = brief.functions.map((fn) => {
       const awaited = fn.source === undefined ? "await " : "";

@@ -5,7 +5,9 @@
 
 import type { LogEvent } from "./log_events.ts";
 import type { EngineConfig } from "./config.ts";
-import type { Usage } from "./usage.ts";
+import type { CallUsage, Usage } from "./usage.ts";
+import type { NamedAgent } from "./routing.ts";
+import type { ImageInput } from "./images.ts";
 
 export type StartMessage = {
   type: "start";
@@ -28,6 +30,10 @@ export type StartMessage = {
   // the keys the engine sets itself.
   llm_kwargs: Record<string, unknown>;
   mcp_servers: Record<string, McpServerSpec>;
+  // Models that are Python callables (run(models={...}) or run(model=fn)): called on the host.
+  host_models: string[];
+  agents: Record<string, NamedAgent>; // run(agents={...}), by name
+  images: ImageInput[]; // run(images=[...]), read and typed by the host, for the root's first message
 };
 
 // What the engine needs to start REPL processes (fast_rlm/engine_process.py fills it in).
@@ -68,7 +74,17 @@ export type HostResultMessage = {
 
 export type CancelMessage = { type: "cancel" };
 
-export type HostMessage = StartMessage | CancelMessage | HostResultMessage;
+// The host's answer to a ModelCallMessage: the Python model's reply, or what it raised.
+export type ModelResultMessage = {
+  type: "model_result";
+  call_id: number;
+  ok: boolean;
+  content?: string;
+  usage?: CallUsage | null; // null: the model returned text alone
+  error?: ErrorInfo;
+};
+
+export type HostMessage = StartMessage | CancelMessage | HostResultMessage | ModelResultMessage;
 
 export type EventMessage = { type: "event"; event: LogEvent };
 
@@ -79,6 +95,16 @@ export type HostCallMessage = {
   name: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
+};
+
+// An agent's model is a Python callable: the host calls it with the messages (OpenAI's format,
+// images as data URLs) and the request parameters, and answers with a ModelResultMessage.
+export type ModelCallMessage = {
+  type: "model_call";
+  call_id: number;
+  model: string;
+  messages: { role: string; content: unknown }[];
+  llm_kwargs: Record<string, unknown>;
 };
 
 export type ErrorInfo = { type: string; message: string };
@@ -96,7 +122,7 @@ export type FatalMessage = {
   usage: Usage;
 };
 
-export type EngineMessage = EventMessage | HostCallMessage | ResultMessage | FatalMessage;
+export type EngineMessage = EventMessage | HostCallMessage | ModelCallMessage | ResultMessage | FatalMessage;
 
 const encoder = new TextEncoder();
 let protocolToken = "";

@@ -4,7 +4,8 @@
 import { capsOf, type Reservation, RunBudget } from "./budget.ts";
 import { CallEstimator } from "./call_estimates.ts";
 import type { EngineConfig } from "./config.ts";
-import type { AttemptPass, ChatMessage } from "./llm_client.ts";
+import type { AttemptPass } from "./llm_client.ts";
+import type { ChatMessage } from "./chat_message.ts";
 import { pricedUsage } from "./pricing.ts";
 import { Semaphore } from "./semaphore.ts";
 import { UNREPORTED_USAGE, type UsageTotals } from "./usage.ts";
@@ -36,7 +37,10 @@ export class RequestGate {
       leave: (cost) => {
         // Failed requests are the budgets' concern alone: the totals hold what replies reported.
         if (cost.kind === "answered") {
-          this.usage.addCall(pricedUsage(this.config.model_prices, model, cost.usage ?? UNREPORTED_USAGE));
+          this.usage.addCall(
+            model,
+            pricedUsage(this.config.model_prices, model, cost.usage ?? UNREPORTED_USAGE),
+          );
         }
         this.budget.settle(reservation, this.estimator.spent(request, reservation.amounts, cost));
         this.slots.release();

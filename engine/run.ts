@@ -3,7 +3,10 @@
 import { type AgentSpec, runAgentLoop } from "./agent.ts";
 import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
-import type { ChatMessage, LlmClient } from "./llm_client.ts";
+import { type ChatMessage, imageRecord, loggedMessage } from "./chat_message.ts";
+import type { ModelClient } from "./model_router.ts";
+import { childModel, type NamedAgent } from "./routing.ts";
+import { checkedImages } from "./images.ts";
 import type { LogWriter } from "./log_writer.ts";
 import { contextFromValue } from "./agent_context.ts";
 import type { ReplPool } from "./repl/pool.ts";
@@ -23,13 +26,14 @@ type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<strin
 // Everything a run is given besides its config, from the start message.
 export type RunSetup = {
   config: EngineConfig;
-  llm: LlmClient;
+  llm: ModelClient;
   pool: ReplPool;
   log: LogWriter;
   redactor: Redactor;
   hostFunctions: HostFunctionBridge;
   environment: Record<string, string>;
   mcp: McpService; // main.ts closes it when the run ends
+  namedAgents: Record<string, NamedAgent>;
 };
 
 export class Run {
@@ -41,7 +45,8 @@ export class Run {
   private readonly agents = new Map<string, AgentSpec>(); // the agents running now
   private readonly callsMade = new Map<string, number>(); // model calls of each running agent
   readonly config: EngineConfig;
-  readonly llm: LlmClient;
+  readonly llm: ModelClient;
+  readonly namedAgents: Record<string, NamedAgent>;
   readonly pool: ReplPool;
   readonly log: LogWriter;
   readonly redactor: Redactor;
@@ -59,6 +64,7 @@ export class Run {
       hostFunctions: this.hostFunctions,
       environment: this.environment,
       mcp: this.mcp,
+      namedAgents: this.namedAgents,
     } = setup);
     this.requestGate = new RequestGate(this.config, this.usage);
   }
@@ -78,13 +84,14 @@ export class Run {
 
   // Resolves with the root's FINAL value, or rejects with the error that ended the run. The root has
   // every tool, host function and MCP server of the run.
-  runRoot(root: Omit<AgentSpec, "id" | "parentId" | "depth" | "model">): Promise<unknown> {
+  runRoot(root: Omit<AgentSpec, "id" | "parentId" | "depth" | "model" | "namedAgent">): Promise<unknown> {
     const spec: AgentSpec = {
       ...root,
       id: "root",
       parentId: null,
       depth: 0,
       model: this.config.primary_agent,
+      namedAgent: null,
     };
     const stopped = new Promise<never>((_, reject) => {
       this.stopSignal.addEventListener("abort", () => reject(this.stopSignal.reason), { once: true });
@@ -103,6 +110,8 @@ export class Run {
       parent_id: agent.parentId,
       depth: agent.depth,
       model: agent.model,
+      ...(agent.namedAgent === null ? {} : { agent: agent.namedAgent }),
+      ...(agent.images.length === 0 ? {} : { images: agent.images.map(imageRecord) }),
       instruction: agent.instruction,
       context_type: agent.context.typeName,
       context_chars: agent.context.chars,
@@ -159,7 +168,7 @@ export class Run {
       agent_id: agent.id,
       call,
       model: agent.model,
-      new_messages: messages.slice(loggedMessages),
+      new_messages: messages.slice(loggedMessages).map(loggedMessage),
       completion: completion.text,
       usage,
       duration_s: (performance.now() - started) / 1000,
@@ -207,6 +216,8 @@ export class Run {
     // enable_structured_io / enable_tools off: what the parent asked for is ignored, as in 0.5.0.
     const schema = this.config.enable_structured_io ? request.schema : null;
     if (schema !== null) await checkSchema(schema, this.config.schema_timeout_s);
+    const namedAgent = request.agent === null ? null : this.namedAgent(request.agent);
+    const images = await checkedImages(request.images, this.config.max_value_mb * 1024 * 1024);
     const parentFunctions = [...parent.tools, ...parent.hostFunctions].map((fn) => fn.name);
     // An omitted tools= / mcp_servers= inherits everything the parent has when the config says so;
     // an explicit list, [] included, is exactly what the child gets.
@@ -223,21 +234,43 @@ export class Run {
     }
     const index = this.childCounts.get(parentId) ?? 0;
     this.childCounts.set(parentId, index + 1);
+    const depth = parent.depth + 1;
+    // A named agent's own tools come on top of what the parent passed on; its own win a name clash.
+    const ownTools = namedAgent?.tools ?? [];
+    const ownToolNames = new Set(ownTools.map((tool) => tool.name));
+    const passedTools = parent.tools.filter((tool) =>
+      toolNames.has(tool.name) && !ownToolNames.has(tool.name)
+    );
     return this.runAgent({
       id: `${parentId}.${index}`,
       parentId,
-      depth: parent.depth + 1,
-      model: request.model ?? this.config.sub_agent,
+      depth,
+      model: childModel(this.config, depth, request.model, namedAgent),
+      namedAgent: request.agent,
+      images,
       instruction: request.instruction,
       context: contextFromValue(
         this.config.enable_structured_io ? request.data : asText(request.data),
         this.redactor,
       ),
       outputSchema: schema,
-      tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
-      hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),
+      tools: [...passedTools, ...(this.config.enable_tools ? ownTools : [])],
+      hostFunctions: parent.hostFunctions.filter((fn) =>
+        toolNames.has(fn.name) && !ownToolNames.has(fn.name)
+      ),
       mcpServers: [...servers],
     });
+  }
+
+  // The REPL refuses an unknown name with a TypeError before sending; a REPL process is untrusted.
+  private namedAgent(name: string): NamedAgent {
+    if (!Object.hasOwn(this.namedAgents, name)) {
+      const known = Object.keys(this.namedAgents);
+      throw agentError(
+        `no agent named ${JSON.stringify(name)}; the run's agents: ${known.join(", ") || "none"}`,
+      );
+    }
+    return this.namedAgents[name];
   }
 
   private async callHostFunction(agentId: string, request: HostFunctionRequest): Promise<unknown> {

@@ -12,6 +12,17 @@ export type Usage = {
   agents: number;
   cost: number | null;
   limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
+  by_model: Record<string, ModelUsage>; // the answered calls of each model the run used
+};
+
+// One model's share of the run: its answered calls, their tokens, and their cost (null unless every
+// one of its calls was costed, by its provider or by model_prices).
+export type ModelUsage = {
+  llm_calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  cost: number | null;
 };
 
 // cached_tokens and reasoning_tokens are 0 when the provider reports no
@@ -42,8 +53,25 @@ export class UsageTotals {
   private agents = 0;
   private reportedCost = 0;
   private callsWithoutCost = 0;
+  private readonly byModel = new Map<string, ModelUsage & { callsWithoutCost: number }>();
 
-  addCall(call: CallUsage): void {
+  addCall(model: string, call: CallUsage): void {
+    const share = this.byModel.get(model) ??
+      {
+        llm_calls: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cached_tokens: 0,
+        cost: 0,
+        callsWithoutCost: 0,
+      };
+    share.llm_calls += 1;
+    share.prompt_tokens += call.prompt_tokens;
+    share.completion_tokens += call.completion_tokens;
+    share.cached_tokens += call.cached_tokens;
+    if (call.cost === null) share.callsWithoutCost += 1;
+    else share.cost = (share.cost ?? 0) + call.cost;
+    this.byModel.set(model, share);
     this.promptTokens += call.prompt_tokens;
     this.completionTokens += call.completion_tokens;
     this.cachedTokens += call.cached_tokens;
@@ -72,6 +100,12 @@ export class UsageTotals {
       agents: this.agents,
       cost: this.cost,
       limits,
+      by_model: Object.fromEntries(
+        [...this.byModel].map(([model, { callsWithoutCost, ...share }]) => [
+          model,
+          { ...share, cost: callsWithoutCost > 0 ? null : share.cost },
+        ]),
+      ),
     };
   }
 }

@@ -75,6 +75,10 @@ class _ConfigFields:
     primary_agent: str = Field(default_factory=lambda: _packaged("primary_agent"), min_length=1)
     # None: children use primary_agent, as in the original fast-rlm.
     sub_agent: str | None = Field(default_factory=lambda: _packaged("sub_agent"), min_length=1)
+    # Depth -> the model of the agents at that depth (1: the root's children, ...); YAML keys may be
+    # ints or strings. llm_query(..., model=...) and a named agent's model win over it; sub_agent
+    # is for the depths it does not name.
+    models_by_depth: dict[int, str] = Field(default_factory=dict)
     base_url: str | None = Field(default_factory=lambda: _packaged("base_url"))
     api_key: SecretStr | None = Field(default=None, repr=False)
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
@@ -130,6 +134,20 @@ class _ConfigFields:
                     "Name a model of an OpenAI-compatible endpoint (base_url / RLM_MODEL_BASE_URL)."
                 )
         return model
+
+    @field_validator("models_by_depth")
+    @classmethod
+    def _depths_of_children(cls, models: dict[int, str]) -> dict[int, str]:
+        for depth, model in models.items():
+            if depth < 1:
+                raise ValueError(
+                    f"depth {depth} is not a child's: models_by_depth starts at 1 (the root's children); "
+                    "the root's model is primary_agent."
+                )
+            if not model:
+                raise ValueError(f"depth {depth} names no model")
+            cls._served_by_an_openai_compatible_endpoint(model)
+        return models
 
 
 # The engine has no use for these: the key travels apart from the config, the rest do nothing here.
@@ -214,7 +232,12 @@ class RLMConfig(_ConfigFields):
         fields = {name: value for name, value in asdict(self).items() if name not in _NOT_FOR_THE_ENGINE}
         fields["base_url"] = self.resolved_base_url()
         fields["sub_agent"] = self.sub_agent or self.primary_agent
+        fields["models_by_depth"] = {str(depth): model for depth, model in self.models_by_depth.items()}
         return fields
+
+    def configured_models(self) -> set[str]:
+        """Every model the config names for some agent."""
+        return {self.primary_agent, self.sub_agent or self.primary_agent, *self.models_by_depth.values()}
 
 
 def config_error_from(error: ValidationError, source: str) -> ConfigError:

@@ -22,6 +22,7 @@ from typing import IO, Any
 from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
 from fast_rlm.host_functions import HostFunctionRunner
+from fast_rlm.python_models import ModelRunner
 from fast_rlm.python_packages import python_packages_file
 from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
 
@@ -56,7 +57,8 @@ def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]
         str(deno_lock_file()),
         f"--allow-read={engine_dir()},{deno_dir()},{snapshots}",
         f"--allow-write={log_file},{snapshots}",
-        f"--allow-net={','.join(net_hosts)}",
+        # An empty --allow-net= would allow every host: with no host to reach, the flag is left out.
+        *([f"--allow-net={','.join(net_hosts)}"] if net_hosts else []),
         f"--allow-run={','.join(run_commands)}",
         str(engine_dir() / "main.ts"),
     ]
@@ -111,6 +113,7 @@ class EngineRun:
         net_hosts: list[str],
         run_commands: list[str],
         host_functions: HostFunctionRunner,
+        python_models: ModelRunner,
     ) -> None:
         self._protocol_token = secrets.token_hex(16)
         # The query travels as a raw frame after the start line: UTF-8 text as it is, anything else
@@ -133,6 +136,7 @@ class EngineRun:
         self._net_hosts = net_hosts
         self._run_commands = run_commands
         self._host_functions = host_functions
+        self._python_models = python_models
         self._stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
         self._process: subprocess.Popen[bytes] | None = None
         self._stdin_lock = threading.Lock()
@@ -172,6 +176,7 @@ class EngineRun:
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
             self._host_functions.close()
+            self._python_models.close()
             self._close(process)
             stderr_reader.join(timeout=1)
 
@@ -238,6 +243,8 @@ class EngineRun:
                 on_event(message["event"])
             elif message["type"] == "host_call":
                 self._host_functions.submit(message, self._send_host_result)
+            elif message["type"] == "model_call":
+                self._python_models.submit(message, self._send_host_result)
             elif message["type"] == "result":
                 return message
             elif message["type"] == "fatal":

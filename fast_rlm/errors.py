@@ -61,6 +61,18 @@ class ToolError(FastRLMError, TypeError):
     """A function given as a tool or host function cannot be used (lambda, closure, no source, ...)."""
 
 
+class ModelCallableError(ConfigError, TypeError):
+    """A Python model (run(model=fn) / models={...}) cannot be called as (messages, **llm_kwargs)."""
+
+
+class AgentsError(ConfigError):
+    """run(agents={...}) is malformed, or names a model or tool that cannot be used."""
+
+
+class ImageError(QueryError):
+    """An image for run(images=[...]) is missing, unreadable, of an unknown type or too large."""
+
+
 class SchemaError(FastRLMError):
     """output_schema is not a usable schema, or the agent never produced a FINAL value matching it."""
 

@@ -72,6 +72,17 @@ class CapUse(_LogModel):
     used: int | float
 
 
+class ModelUsage(_LogModel):
+    """One model's share of a run: its answered calls and their tokens; `cost` is None unless each
+    of its calls was costed (by the provider or model_prices)."""
+
+    llm_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    cost: float | None = None
+
+
 class Usage(_LogModel):
     """Run totals of what the model's replies reported. `cost` is None unless the provider reported it
     for every call. `limits` holds each run-wide cap (max_llm_calls, max_prompt_tokens,
@@ -88,11 +99,22 @@ class Usage(_LogModel):
     agents: int
     cost: float | None = None
     limits: dict[str, CapUse] | None = None
+    # Per model the run used (its name as configured, or a Python model's); empty in older logs.
+    by_model: dict[str, ModelUsage] = Field(default_factory=dict)
+
+
+class ImageRecord(_LogModel):
+    """An image sent to a model, as the log keeps it: never its bytes."""
+
+    sha256: str
+    media_type: str
+    bytes: int
 
 
 class ChatMessage(_LogModel):
     role: str
-    content: str
+    content: str  # the text; images are in `images`
+    images: list[ImageRecord] = Field(default_factory=list)
 
 
 class _EventCommon(_ReadsAsLogLine, _LogModel):
@@ -124,6 +146,8 @@ class AgentStart(_EventCommon):
     parent_id: str | None
     depth: int
     model: str
+    agent: str | None = None  # the name it was started under (run(agents=...)), if any
+    images: list[ImageRecord] = Field(default_factory=list)  # shown with its first message
     instruction: str | None
     context_type: str
     context_chars: int

@@ -79,6 +79,7 @@ class AgentRecord:
     parent_id: str | None
     depth: int
     model: str | None = None
+    named_agent: str | None = None  # the name it was started under (run(agents=...)), if any
     instruction: str | None = None
     context_preview: str = ""
     context_chars: int = 0
@@ -116,6 +117,12 @@ class AgentRecord:
         if self.llm_calls == 0 or self.calls_without_cost > 0:
             return None
         return self.reported_cost
+
+    @property
+    def model_label(self) -> str:
+        """Its model, after the named agent it was started as: "researcher · openai/gpt-5"."""
+        model = self.model or "?"
+        return model if self.named_agent is None else f"{self.named_agent} · {model}"
 
     @property
     def finished(self) -> bool:
@@ -301,6 +308,7 @@ class LogIndex:
                 event.agent_id, event.parent_id, event.depth, update
             )
             record.model = event.model
+            record.named_agent = event.agent
             record.instruction = event.instruction
             record.context_preview = event.context_preview
             record.context_chars = event.context_chars

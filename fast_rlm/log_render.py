@@ -18,7 +18,7 @@ def node_summary(record: AgentRecord) -> list[str]:
     """The lines that describe an agent in a graph node."""
     return [
         record.agent_id,
-        f"{record.status} · {record.model or '?'}",
+        f"{record.status} · {record.model_label}",
         f"{record.llm_calls} calls · {record.code_steps} steps · cost {format_cost(record.cost)}",
         f"time {format_duration(record.duration_s)}",
     ]

@@ -149,7 +149,7 @@ def agent_stat_cells(record: AgentRecord) -> tuple[str, ...]:
     return (
         record.status,
         str(record.depth),
-        record.model or "?",
+        record.model_label,
         format_count(record.llm_calls),
         format_count(record.code_steps),
         format_count(record.step_errors),

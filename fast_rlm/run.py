@@ -33,11 +33,14 @@ from fast_rlm.errors import (
 )
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
 from fast_rlm.host_functions import HostFunctionRunner
+from fast_rlm.images import run_images
 from fast_rlm.input_file import read_input_file
 from fast_rlm.mcp_config import plan_mcp_servers
+from fast_rlm.named_agents import named_agent_specs
 from fast_rlm.net_grant import merge_net_grants
 from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
+from fast_rlm.python_models import ModelRunner, python_models_of
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 
@@ -173,6 +176,11 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     level = parse_verbosity(arguments["verbosity"], arguments["verbose"])
     resolved = resolve_config(arguments["config"])
     resolved = _with_net_grant(resolved, arguments["allow_net"])
+    python_models, every_agents_model = python_models_of(arguments["models"], arguments["model"])
+    if every_agents_model is not None:
+        resolved.primary_agent = resolved.sub_agent = every_agents_model
+    agents = named_agent_specs(arguments["agents"])
+    images = run_images(arguments["images"], resolved.max_value_mb)
     output_schema = to_json_schema(arguments["output_schema"])
     tools = [tool_spec(function) for function in arguments["tools"] or []]
     host_functions = list(arguments["host_functions"] or [])
@@ -181,8 +189,11 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     env_variables = _check_env_variables(arguments["env_variables"])
     llm_kwargs = _check_llm_kwargs(arguments["llm_kwargs"])
     mcp = plan_mcp_servers(arguments["mcp_servers"])
-    api_key = resolved.resolved_api_key()
-    net_host = _check_reachable(resolved.resolved_base_url())
+    named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
+    # With every configured model a Python callable, no endpoint, key or network is needed.
+    needs_endpoint = bool((resolved.configured_models() | named_models) - set(python_models))
+    api_key = resolved.resolved_api_key() if needs_endpoint else ""
+    net_hosts = [_check_reachable(resolved.resolved_base_url())] if needs_endpoint else []
     install_engine_dependencies()
 
     run_id = uuid.uuid4().hex
@@ -201,14 +212,18 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "env_variables": env_variables,
         "llm_kwargs": llm_kwargs,
         "mcp_servers": mcp.servers,
+        "host_models": sorted(python_models),
+        "agents": agents,
+        "images": images,
     }
     engine = EngineRun(
         start_message,
         context,
         log_file,
-        net_hosts=[net_host, *mcp.net_hosts],
+        net_hosts=[*net_hosts, *mcp.net_hosts],
         run_commands=mcp.run_commands,
         host_functions=HostFunctionRunner(host_functions),
+        python_models=ModelRunner(python_models),
     )
     return PreparedRun(
         run_id=run_id,

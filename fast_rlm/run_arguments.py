@@ -36,6 +36,11 @@ class RunOptions(TypedDict, total=False):
     host_functions: list[Callable[..., Any]] | None
     llm_kwargs: dict[str, Any] | None
     allow_net: list[str] | None
+    # A model for every agent: a name, or a Python callable (fast_rlm/python_models.py).
+    model: str | Callable[..., Any] | None
+    models: dict[str, Callable[..., Any]] | None  # model name -> Python callable
+    agents: dict[str, dict[str, Any]] | None  # named agents (fast_rlm/named_agents.py)
+    images: list[Any] | None  # bytes, file paths or data URLs for the root (fast_rlm/images.py)
     verbosity: int | str | None
     on_event: EventCallback | None
     on_step: StepCallback | None

@@ -39,12 +39,20 @@ class ScriptedReply:
 Responder = Callable[[dict[str, Any]], "str | ScriptedReply"]
 
 
+def message_text(message: dict[str, Any]) -> str:
+    """A message's text; one with images has a list of parts, whose text parts are joined."""
+    content = message["content"]
+    if isinstance(content, list):
+        return "\n".join(part["text"] for part in content if part.get("type") == "text")
+    return content
+
+
 def first_user_message(request: dict[str, Any]) -> str:
-    return next(message["content"] for message in request["messages"] if message["role"] == "user")
+    return next(message_text(message) for message in request["messages"] if message["role"] == "user")
 
 
 def last_user_message(request: dict[str, Any]) -> str:
-    return [message["content"] for message in request["messages"] if message["role"] == "user"][-1]
+    return [message_text(message) for message in request["messages"] if message["role"] == "user"][-1]
 
 
 def call_number(request: dict[str, Any]) -> int:
@@ -187,7 +195,9 @@ class ScriptedModelServer:
 
             def _completion(self, request: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
                 content = reply.content or ""
-                prompt_tokens = sum(_estimated_tokens(message["content"]) for message in request["messages"])
+                prompt_tokens = sum(
+                    _estimated_tokens(message_text(message)) for message in request["messages"]
+                )
                 usage: dict[str, Any] = {
                     "prompt_tokens": prompt_tokens,
                     "completion_tokens": _estimated_tokens(content),

@@ -262,7 +262,7 @@ class AgentSteps(VerticalScroll):
         )
         # A str cell of a rich Table is read as markup; a model name is not to be.
         table.add_row(
-            "model", Text(f"{record.model or '?'} · depth {record.depth} · parent {record.parent_id or '-'}")
+            "model", Text(f"{record.model_label} · depth {record.depth} · parent {record.parent_id or '-'}")
         )
         if record.instruction:
             table.add_row("instruction", highlighted(record.instruction, self.needle))

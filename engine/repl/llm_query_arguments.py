@@ -9,6 +9,8 @@ TypeError raised in the agent's code before anything is sent, naming the argumen
 import types
 import typing
 
+from _rlm_image_values import image_from_bytes, image_from_data_url
+
 _SIMPLE_TYPE_SCHEMAS = {
     int: {"type": "integer"},
     str: {"type": "string"},
@@ -84,9 +86,44 @@ def _server_names(servers, argument: str) -> list:
     return list(servers)
 
 
-def child_request(data, positional: tuple, instruction, schema, tools, mcp_servers, mcp, model) -> dict:
+def _images(images) -> list:
+    if images is None:
+        return []
+    if not isinstance(images, (list, tuple)):
+        raise TypeError(f"llm_query: images must be a list of images (bytes or data URLs); got {images!r}.")
+    checked = []
+    for index, image in enumerate(images):
+        where = f"llm_query: images[{index}]"
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            checked.append(image_from_bytes(bytes(image), where, TypeError))
+        elif isinstance(image, str) and image.startswith("data:"):
+            checked.append(image_from_data_url(image, where, TypeError))
+        else:
+            raise TypeError(
+                f"{where} must be the image's bytes or a data URL ('data:image/png;base64,...'); got "
+                f"{type(image).__name__}. The REPL has no files: have the host pass files with "
+                "run(images=[...]), or fetch the bytes with a tool."
+            )
+    return checked
+
+
+def _agent(agent, agent_names) -> str | None:
+    if agent is None:
+        return None
+    if not isinstance(agent, str):
+        raise TypeError(f"llm_query: agent must be the name of a named agent (str); got {agent!r}.")
+    if agent not in agent_names:
+        known = ", ".join(map(repr, agent_names)) or "none (the run was given no agents=)"
+        raise TypeError(f"llm_query: there is no agent named {agent!r}. Named agents: {known}.")
+    return agent
+
+
+def child_request(
+    data, positional: tuple, instruction, schema, tools, mcp_servers, mcp, model, agent, images, agent_names
+) -> dict:
     """The llm_query request for the engine. `instruction`, `schema`, `tools`, `mcp_servers` and `mcp`
-    are NOT_GIVEN when the caller left them out. `data` is checked when the request is serialised."""
+    are NOT_GIVEN when the caller left them out. `data` is checked when the request is serialised.
+    `agent_names` are the run's named agents, which `agent` must be one of."""
     if len(positional) > 2:
         raise TypeError(
             f"llm_query takes at most 3 positional arguments (data, instruction, schema); got {1 + len(positional)}. "
@@ -134,4 +171,6 @@ def child_request(data, positional: tuple, instruction, schema, tools, mcp_serve
         if servers is NOT_GIVEN or servers is None
         else _server_names(servers, "mcp" if mcp is not NOT_GIVEN else "mcp_servers"),
         "model": model,
+        "agent": _agent(agent, agent_names),
+        "images": _images(images),
     }

@@ -37,6 +37,7 @@ export type PoolOptions = {
 // agents' namespaces.
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
+  ["_rlm_image_values", "image_values.py"],
   ["_rlm_llm_query_arguments", "llm_query_arguments.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
   ["_rlm_mcp", "mcp_functions.py"],

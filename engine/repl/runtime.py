@@ -185,7 +185,7 @@ def engine_request_sync(channel, kind: str, payload, error_class: type[Exception
     return _reply_value(run_sync(channel.request(kind, payload_json)), error_class)
 
 
-def _make_llm_query(channel):
+def _make_llm_query(channel, known_agents: list):
     def llm_query(
         data,
         *instruction_or_schema,
@@ -195,17 +195,30 @@ def _make_llm_query(channel):
         mcp_servers=NOT_GIVEN,
         mcp=NOT_GIVEN,
         model=None,
+        agent=None,
+        images=None,
     ):
         """Start a helper agent on `data` (its `context`); await the result for its FINAL value.
 
         llm_query(data, "instruction"), llm_query(data, schema) and llm_query(data, "instruction",
         schema) all work. schema: the shape the helper must answer in (a JSON Schema dict, or
         int/str/float/bool/list/dict, list[X], ...); tools: your functions (or their names) it may use;
-        mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it.
+        mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it;
+        agent: the name of a named agent to start; images: bytes or data URLs shown to its model.
         """
         # Checked here, at the call, so a mistake raises where it was made, before anything is sent.
         request = child_request(
-            data, instruction_or_schema, instruction, schema, tools, mcp_servers, mcp, model
+            data,
+            instruction_or_schema,
+            instruction,
+            schema,
+            tools,
+            mcp_servers,
+            mcp,
+            model,
+            agent,
+            images,
+            known_agents,
         )
         try:
             request_json = _json_dumps(request, allow_nan=False)
@@ -271,7 +284,9 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
     text = buffer.decode("utf-8")
     del buffer
     context = text if context_is_text else _json_loads(text)
-    llm_query = _make_llm_query(channel)
+    setup = _json_loads(setup_json)
+    # Not installed like the rest: llm_query itself checks agent= against these names.
+    llm_query = _make_llm_query(channel, setup.pop("agent_names", []))
     namespace = {
         "__name__": "__main__",
         "__builtins__": dict(_pristine_builtins),
@@ -281,7 +296,7 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
         "FINAL": _final,
         "LLMQueryError": LLMQueryError,
     }
-    for key, value in _json_loads(setup_json).items():
+    for key, value in setup.items():
         _setup_installers[key](channel, namespace, value)
     _namespaces[agent_id] = namespace
 

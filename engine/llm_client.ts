@@ -4,6 +4,7 @@
 // never has two paid requests in flight. Every attempt passes the caller's gate (a concurrency slot
 // and the run's budgets) and leaves it with what it cost before any backoff starts.
 import { type CallUsage, UNREPORTED_USAGE } from "./usage.ts";
+import { type ModelReply, replyFromChoice } from "./reply_parts.ts";
 import {
   EngineError,
   llmAuthError,
@@ -15,7 +16,7 @@ import {
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 
-export type Completion = { text: string; usage: CallUsage; attempts: number };
+export type Completion = { reply: ModelReply; usage: CallUsage; attempts: number };
 
 export type RetryNotice = { attempt: number; reason: string; waitSeconds: number };
 
@@ -54,7 +55,7 @@ const UNREADABLE_REPLY_RETRIES = 1;
 type RetryAdvice = { reason: string; retryAfterSeconds: number | null; unreadableReply: boolean };
 
 type AttemptResult =
-  | { kind: "answered"; text: string; cost: AttemptCost & { kind: "answered" } }
+  | { kind: "answered"; reply: ModelReply; cost: AttemptCost & { kind: "answered" } }
   | { kind: "failed"; cost: AttemptCost; error: EngineError; retry: RetryAdvice | null };
 
 export class LlmClient {
@@ -82,7 +83,7 @@ export class LlmClient {
       }
       pass.leave(result.cost);
       if (result.kind === "answered") {
-        return { text: result.text, usage: result.cost.usage ?? UNREPORTED_USAGE, attempts: attempt };
+        return { reply: result.reply, usage: result.cost.usage ?? UNREPORTED_USAGE, attempts: attempt };
       }
       const retry = result.retry;
       if (retry === null || attempt > this.options.maxRetries) throw result.error;
@@ -204,16 +205,17 @@ function parseCompletion(text: string): AttemptResult {
       }
       : null,
   };
-  const content = payload?.choices?.[0]?.message?.content;
-  if (typeof content !== "string") {
+  // An empty or null content is an answer (the agent tells the model so); no message is not.
+  const reply = replyFromChoice(payload?.choices?.[0]);
+  if (reply === null) {
     return {
       kind: "failed",
       cost,
-      error: llmError(`the model's reply has no choices[0].message.content: ${text.slice(0, 300)}`),
-      retry: { reason: "reply without content", retryAfterSeconds: null, unreadableReply: true },
+      error: llmError(`the model's reply has no choices[0].message: ${text.slice(0, 300)}`),
+      retry: { reason: "reply without a message", retryAfterSeconds: null, unreadableReply: true },
     };
   }
-  return { kind: "answered", text: content, cost };
+  return { kind: "answered", reply, cost };
 }
 
 // A count the budgets can add up: a missing or malformed figure counts 0.

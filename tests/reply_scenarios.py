@@ -108,3 +108,9 @@ cut_at_the_token_limit = _script(
 
 # Every reply is empty: the empty replies use up the agent's calls.
 always_empty = _script(ScriptedReply(content=""))
+
+# For the viewer: a cut reply that carried reasoning, then a whole one.
+reasoning_and_a_cut_reply = _script(
+    ScriptedReply(content=repl("print('x'"), reasoning_content="A long plan.", finish_reason="length"),
+    repl("FINAL('done')"),
+)

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import Collapsible, Static
 
 import fast_rlm
 from fast_rlm.errors import BudgetExceededError
 from fast_rlm.events import LlmCall, parse_event
 from tests import reply_scenarios
 from tests.conftest import config_for, events_of, read_log
+from tests.test_tui import SIZE, in_event_loop, screen_text, shown_text
+from tui import LogViewerApp
 
 
 def _run(scripted_server, scenario, **config: Any) -> tuple[Any, list[dict[str, Any]]]:
@@ -131,6 +134,7 @@ def test_final_in_prose_inline_code_reasoning_or_beside_a_block_is_not_run(scrip
     assert all("no ```repl code block" in text for text in observations[:3])
     assert observations[3] == "looking"  # the block ran; the FINAL line beside it did not
     assert [step["code"].strip() for step in _steps(result)] == ["print('looking')", "FINAL('real')"]
+    assert _calls(result)[2]["reasoning"] == "FINAL('thought')"
 
 
 def test_final_var_in_a_block_takes_a_name_and_names_the_fix(scripted_server):
@@ -174,3 +178,19 @@ def test_empty_replies_count_against_max_calls_per_subagent(scripted_server):
         fast_rlm.run("q", config=config_for(server, max_calls_per_subagent=3), verbosity=0)
     assert server.request_count == 3
     assert "1 left" in server.requests[-1]["messages"][-1]["content"]
+
+
+@in_event_loop
+async def test_the_viewer_folds_the_reasoning_and_marks_a_cut_reply(scripted_server):
+    _, result = _run(scripted_server, reply_scenarios.reasoning_and_a_cut_reply)
+    app = LogViewerApp(result["log_file"])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [shown_text(widget) for widget in app.query(Static).filter(".turn-title")]
+        assert "cut at the output token limit" in titles[0] and "cut" not in titles[1]
+        (reasoning,) = [fold for fold in app.query(Collapsible) if str(fold.title).startswith("reasoning")]
+        assert reasoning.title == "reasoning: 12 characters" and reasoning.collapsed
+        assert "A long plan." not in screen_text(app)
+        reasoning.collapsed = False
+        await pilot.pause()
+        assert "A long plan." in screen_text(app)

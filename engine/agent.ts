@@ -1,9 +1,11 @@
 // One agent's loop: ask the model, run the reply's code blocks in the agent's REPL (in order, until
-// one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent.
+// one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent. An
+// empty or cut reply runs nothing and gets a corrective observation; it still counts as a call.
 import { type ChatMessage, type ImagePart, withImages } from "./chat_message.ts";
 import {
   type AgentBrief,
-  extractCode,
+  cutReplyObservation,
+  emptyReplyObservation,
   finalRejectedObservation,
   firstUserMessage,
   NO_CODE_BLOCK_OBSERVATION,
@@ -12,10 +14,13 @@ import {
   systemPrompt,
 } from "./prompts.ts";
 import type { AgentContext } from "./agent_context.ts";
+import { extractCode } from "./reply_code.ts";
 import { budgetError } from "./errors.ts";
 import { schemaError, schemaViolations } from "./output_schema.ts";
 import type { FunctionSignature, JsonSchema, ToolSpec } from "./protocol.ts";
 import type { Run } from "./run.ts";
+
+const EMPTY_REPLY_PLACEHOLDER = "(empty reply)";
 
 export type AgentSpec = {
   id: string;
@@ -88,10 +93,24 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
   let lastRejected: { value: unknown; violations: string[] } | null = null;
   try {
     for (let call = 1; call <= config.max_calls_per_subagent; call++) {
-      const completion = await run.callModel(agent, call, messages, loggedMessages);
-      messages.push({ role: "assistant", content: completion });
+      const reply = await run.callModel(agent, call, messages, loggedMessages);
+      // Reasoning stays out of the conversation. An empty reply goes back as a placeholder: some
+      // providers refuse an assistant message without content.
+      messages.push({
+        role: "assistant",
+        content: reply.text.trim() === "" ? EMPTY_REPLY_PLACEHOLDER : reply.text,
+      });
       loggedMessages = messages.length; // the reply itself is logged as the call's completion
-      const blocks = extractCode(completion);
+      const callsLeft = config.max_calls_per_subagent - call;
+      if (reply.finishReason === "length") {
+        messages.push({ role: "user", content: cutReplyObservation(callsLeft) });
+        continue;
+      }
+      if (reply.text.trim() === "") {
+        messages.push({ role: "user", content: emptyReplyObservation(reply.reasoning !== null, callsLeft) });
+        continue;
+      }
+      const blocks = extractCode(reply.text);
       if (blocks === null) {
         messages.push({ role: "user", content: NO_CODE_BLOCK_OBSERVATION });
         continue;

@@ -8,6 +8,7 @@ import type { AttemptHooks, Completion } from "./llm_client.ts";
 import type { ModelClient } from "./model_router.ts";
 import { type ModelResultMessage, sendToHost } from "./protocol.ts";
 import { UNREPORTED_USAGE } from "./usage.ts";
+import { separateThinking } from "./reply_parts.ts";
 
 export type HostModelOptions = {
   timeoutSeconds: number;
@@ -54,7 +55,9 @@ export class HostModelClient implements ModelClient {
       throw llmError(`the Python model ${model} raised ${raised.type}: ${raised.message}`);
     }
     pass.leave({ kind: "answered", usage: result.usage ?? null });
-    return { text: result.content ?? "", usage: result.usage ?? UNREPORTED_USAGE, attempts: 1 };
+    // A Python model's <think> blocks are reasoning too, kept apart as for any other model.
+    const reply = { ...separateThinking(result.content ?? ""), finishReason: null };
+    return { reply, usage: result.usage ?? UNREPORTED_USAGE, attempts: 1 };
   }
 
   settle(result: ModelResultMessage): void {

@@ -5,6 +5,7 @@
 // and the run's budgets) and leaves it with what it cost before any backoff starts.
 import { type CallUsage, UNREPORTED_USAGE } from "./usage.ts";
 import { type ChatMessage, messageImages, openAiContent } from "./chat_message.ts";
+import { type ModelReply, replyFromChoice } from "./reply_parts.ts";
 import {
   EngineError,
   llmAuthError,
@@ -14,7 +15,7 @@ import {
   llmUnreachableError,
 } from "./errors.ts";
 
-export type Completion = { text: string; usage: CallUsage; attempts: number };
+export type Completion = { reply: ModelReply; usage: CallUsage; attempts: number };
 
 export type RetryNotice = { attempt: number; reason: string; waitSeconds: number };
 
@@ -53,7 +54,7 @@ const UNREADABLE_REPLY_RETRIES = 1;
 type RetryAdvice = { reason: string; retryAfterSeconds: number | null; unreadableReply: boolean };
 
 type AttemptResult =
-  | { kind: "answered"; text: string; cost: AttemptCost & { kind: "answered" } }
+  | { kind: "answered"; reply: ModelReply; cost: AttemptCost & { kind: "answered" } }
   | { kind: "failed"; cost: AttemptCost; error: EngineError; retry: RetryAdvice | null };
 
 export class LlmClient {
@@ -81,7 +82,7 @@ export class LlmClient {
       }
       pass.leave(result.cost);
       if (result.kind === "answered") {
-        return { text: result.text, usage: result.cost.usage ?? UNREPORTED_USAGE, attempts: attempt };
+        return { reply: result.reply, usage: result.cost.usage ?? UNREPORTED_USAGE, attempts: attempt };
       }
       const retry = result.retry;
       if (retry === null || attempt > this.options.maxRetries) throw result.error;
@@ -212,16 +213,17 @@ function parseCompletion(text: string): AttemptResult {
       }
       : null,
   };
-  const content = payload?.choices?.[0]?.message?.content;
-  if (typeof content !== "string") {
+  // An empty or null content is an answer (the agent tells the model so); no message is not.
+  const reply = replyFromChoice(payload?.choices?.[0]);
+  if (reply === null) {
     return {
       kind: "failed",
       cost,
-      error: llmError(`the model's reply has no choices[0].message.content: ${text.slice(0, 300)}`),
-      retry: { reason: "reply without content", retryAfterSeconds: null, unreadableReply: true },
+      error: llmError(`the model's reply has no choices[0].message: ${text.slice(0, 300)}`),
+      retry: { reason: "reply without a message", retryAfterSeconds: null, unreadableReply: true },
     };
   }
-  return { kind: "answered", text: content, cost };
+  return { kind: "answered", reply, cost };
 }
 
 // A count the budgets can add up: a missing or malformed figure counts 0.

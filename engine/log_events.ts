@@ -42,7 +42,11 @@ export type LlmCall = Common & {
   model: string;
   // Messages added since this agent's previous call: the full prompt is the concatenation.
   new_messages: LoggedMessage[];
-  completion: string;
+  completion: string; // what the model said, its reasoning removed
+  // The reasoning the reply carried (reasoning fields, thinking parts, leading <think> blocks); null
+  // when none. Never sent back to the model.
+  reasoning: string | null;
+  finish_reason: string | null; // as the provider gave it: "length" means the reply was cut
   usage: CallUsage;
   duration_s: number;
   attempts: number;

@@ -65,7 +65,8 @@ print(type(context), len(context))
 - Top-level \`await\` works.
 ${recursion}
 - When you have the answer, call \`FINAL(value)\` in a code block. \`value\` may be any JSON value:
-  a string, number, bool, None, list or dict. FINAL ends your work at once.
+  a string, number, bool, None, list or dict. FINAL ends your work at once. \`FINAL_VAR("name")\` does
+  the same with the value of the variable \`name\`.
 
 You have at most ${brief.maxCalls} replies. Inspect the context with code, then compute the answer;
 do not guess what you have not looked at.`;
@@ -135,6 +136,23 @@ export function finalRejectedObservation(violations: string[]): string {
 export const NO_CODE_BLOCK_OBSERVATION =
   "Your reply had no ```repl code block, so nothing ran. Reply with one ```repl block; call FINAL(value) in it when done.";
 
+// A reply that said nothing, or that the provider cut at its output token limit, ran nothing; it was
+// still a model call, so the model is told what it cost.
+export function emptyReplyObservation(thoughtOnly: boolean, callsLeft: number): string {
+  const what = thoughtOnly ? "Your reply held only reasoning" : "Your reply was empty";
+  return `${what}: it had no \`\`\`repl code block, so nothing ran. ${callsCounted(callsLeft)} ` +
+    "Reply with one ```repl block; call FINAL(value) in it when done.";
+}
+
+export function cutReplyObservation(callsLeft: number): string {
+  return "Your reply was cut off at the output token limit (finish_reason: length), so none of its code " +
+    `ran. ${callsCounted(callsLeft)} Think less and reply with one short \`\`\`repl block.`;
+}
+
+function callsCounted(callsLeft: number): string {
+  return `It counted as one of your replies: ${callsLeft} left.`;
+}
+
 export type StepOutput = { stdout: string; stderr: string; error: string | null };
 
 // What the model sees after a reply's blocks ran: each block's output (labelled when there were
@@ -178,14 +196,4 @@ function headAndTail(text: string, keep: number): string {
   return `${text.slice(0, head)}\n[... ${
     text.length - keep
   } more characters truncated from the middle; print less]\n${tail > 0 ? text.slice(-tail) : ""}`;
-}
-
-// The code blocks of a reply: every ```repl block, or every ```python block when there is no repl
-// block (models often use it). null when there is none.
-export function extractCode(reply: string): string[] | null {
-  for (const tag of ["repl", "python"]) {
-    const blocks = [...reply.matchAll(new RegExp("```" + tag + "[ \\t]*\\r?\\n([\\s\\S]*?)```", "g"))];
-    if (blocks.length > 0) return blocks.map((block) => block[1]);
-  }
-  return null;
 }

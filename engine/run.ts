@@ -8,6 +8,7 @@ import type { ModelClient } from "./model_router.ts";
 import { childModel, type NamedAgent } from "./routing.ts";
 import { checkedImages } from "./images.ts";
 import type { LogWriter } from "./log_writer.ts";
+import type { ModelReply } from "./reply_parts.ts";
 import { contextFromValue } from "./agent_context.ts";
 import type { ReplPool } from "./repl/pool.ts";
 import { RequestGate } from "./request_gate.ts";
@@ -146,7 +147,7 @@ export class Run {
     call: number,
     messages: ChatMessage[],
     loggedMessages: number,
-  ): Promise<string> {
+  ): Promise<ModelReply> {
     this.throwIfStopped();
     const started = performance.now();
     const completion = await this.llm.complete(agent.model, messages, this.stopSignal, {
@@ -169,12 +170,14 @@ export class Run {
       call,
       model: agent.model,
       new_messages: messages.slice(loggedMessages).map(loggedMessage),
-      completion: completion.text,
+      completion: completion.reply.text,
+      reasoning: completion.reply.reasoning,
+      finish_reason: completion.reply.finishReason,
       usage,
       duration_s: (performance.now() - started) / 1000,
       attempts: completion.attempts,
     });
-    return completion.text;
+    return completion.reply;
   }
 
   // Every request agent code makes of the engine arrives here; the reply is JSON for runtime.py.

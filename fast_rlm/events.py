@@ -163,7 +163,12 @@ class LlmCall(_EventCommon):
     model: str
     # Messages added since this agent's previous call: the full prompt is the concatenation.
     new_messages: list[ChatMessage]
-    completion: str
+    completion: str  # what the model said, its reasoning removed
+    # The reply's reasoning (reasoning fields, thinking parts, leading <think> blocks), kept out of
+    # the conversation; None when it carried none, and in logs written before it existed.
+    reasoning: str | None = None
+    # As the provider gave it: "length" means the reply was cut at the output token limit.
+    finish_reason: str | None = None
     usage: CallUsage
     duration_s: float
     attempts: int

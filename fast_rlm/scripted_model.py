@@ -21,9 +21,18 @@ from typing import Any
 
 @dataclass
 class ScriptedReply:
-    """One scripted answer: assistant text, or an HTTP failure (status and raw body)."""
+    """One scripted answer: assistant text, or an HTTP failure (status and raw body).
 
-    content: str | None = None
+    `content` may be a list of parts ([{"type": "text", "text": ...}, ...]), sent as is, as some
+    providers do; `null_content` sends content null (a reply of reasoning only). `reasoning_content`
+    and `reasoning` are the reasoning fields of DeepSeek/vLLM and OpenRouter-style providers.
+    """
+
+    content: str | list[dict[str, Any]] | None = None
+    null_content: bool = False
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    finish_reason: str = "stop"
     status: int = 200
     body: str | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -195,13 +204,24 @@ class ScriptedModelServer:
 
             def _completion(self, request: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
                 content = reply.content or ""
+                reply_message: dict[str, Any] = {
+                    "role": "assistant",
+                    "content": None if reply.null_content else content,
+                }
+                if reply.reasoning_content is not None:
+                    reply_message["reasoning_content"] = reply.reasoning_content
+                if reply.reasoning is not None:
+                    reply_message["reasoning"] = reply.reasoning
                 prompt_tokens = sum(
                     _estimated_tokens(message_text(message)) for message in request["messages"]
                 )
+                completion_tokens = _estimated_tokens(
+                    content if isinstance(content, str) else json.dumps(content)
+                )
                 usage: dict[str, Any] = {
                     "prompt_tokens": prompt_tokens,
-                    "completion_tokens": _estimated_tokens(content),
-                    "total_tokens": prompt_tokens + _estimated_tokens(content),
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
                 }
                 if reply.cost is not None:
                     usage["cost"] = reply.cost
@@ -219,8 +239,8 @@ class ScriptedModelServer:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": content},
-                            "finish_reason": "stop",
+                            "message": reply_message,
+                            "finish_reason": reply.finish_reason,
                         }
                     ],
                     "usage": usage,

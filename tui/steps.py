@@ -94,6 +94,8 @@ class TurnView(Vertical):
             )
             if call.attempts > 1:
                 title.append(f" · {call.attempts} attempts", "yellow")
+            if call.finish_reason == "length":
+                title.append(" · cut at the output token limit", "yellow")
         else:
             title = Text.assemble((f"call {turn.number}", "bold"), (" · no answer", "red"))
         yield Static(title, classes="turn-title")
@@ -111,6 +113,13 @@ class TurnView(Vertical):
             plural = "s" if len(call.new_messages) != 1 else ""
             with Collapsible(title=f"prompt: {len(call.new_messages)} new message{plural}", collapsed=True):
                 yield Static(prompt, classes="prompt")
+        if call is not None and call.reasoning:
+            # Folded like the prompt, unless the search text is in it.
+            hidden = not needle or needle.lower() not in call.reasoning.lower()
+            with Collapsible(
+                title=f"reasoning: {format_count(len(call.reasoning))} characters", collapsed=hidden
+            ):
+                yield Static(highlighted(call.reasoning, needle), classes="reasoning")
         if call is not None:
             words = model_text(call.completion, [step.code for step in turn.steps if step.code])
             if words:

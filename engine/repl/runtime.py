@@ -264,6 +264,24 @@ def _final(value=None):
     raise _FinalCalled()
 
 
+def _make_final_var(namespace: dict):
+    def FINAL_VAR(name):
+        """Finish this agent with the value of the REPL variable called `name` (a string)."""
+        if not isinstance(name, str):
+            raise TypeError(
+                f"FINAL_VAR takes a variable's name as a string, like FINAL_VAR('answer'); got "
+                f"{type(name).__name__}. To finish with a value, call FINAL(value)."
+            )
+        if name not in namespace:
+            raise NameError(
+                f"FINAL_VAR({name!r}): there is no variable {name!r} in the REPL. Assign it first, "
+                "or call FINAL(value) with the value itself."
+            )
+        _final(namespace[name])
+
+    return FINAL_VAR
+
+
 # What an agent gets beyond the basics (tools, host functions, MCP servers) is installed into its
 # namespace by functions that other runtime modules register here, one per key of the agent's setup.
 _setup_installers: dict = {}
@@ -296,6 +314,7 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
         "FINAL": _final,
         "LLMQueryError": LLMQueryError,
     }
+    namespace["FINAL_VAR"] = _make_final_var(namespace)
     for key, value in setup.items():
         _setup_installers[key](channel, namespace, value)
     _namespaces[agent_id] = namespace

@@ -38,6 +38,7 @@ from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
+from fast_rlm.tracing import RunTracer, resolve_tracer_provider
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
@@ -109,6 +110,7 @@ class PreparedRun:
     verbosity: int
     on_event: EventCallback | None
     on_step: StepCallback | None
+    tracer: RunTracer | None = None
 
     def execute(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -142,6 +144,8 @@ class PreparedRun:
             if notice is not None:  # a live display shows it above the tree
                 print(notice, file=sys.stderr, flush=True)
         progress.show(event)
+        if self.tracer is not None:
+            self.tracer.show(event)
         if self.on_event is not None:
             _call_listener(self.on_event, "on_event", event)
         if self.on_step is not None and isinstance(event, CodeStep):
@@ -178,6 +182,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     env_variables = _check_env_variables(arguments["env_variables"])
     llm_kwargs = _check_llm_kwargs(arguments["llm_kwargs"])
     mcp = plan_mcp_servers(arguments["mcp_servers"])
+    tracer_provider = resolve_tracer_provider(arguments["tracer_provider"])
     api_key = resolved.resolved_api_key()
     net_host = _check_reachable(resolved.resolved_base_url())
     install_engine_dependencies()
@@ -214,6 +219,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         verbosity=level,
         on_event=arguments["on_event"],
         on_step=arguments["on_step"],
+        tracer=RunTracer(tracer_provider) if tracer_provider is not None else None,
     )
 
 

@@ -30,13 +30,14 @@ from typing import Any
 
 from fast_rlm.batch import BatchPlan, OutcomeListener, RunOutcome, run_one
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies, is_installed
-from fast_rlm.errors import FastRLMError, MissingExtraError, RayConnectionError
+from fast_rlm.errors import EngineCrashError, FastRLMError, MissingExtraError, RayConnectionError
 from fast_rlm.tracing import resolve_tracer_provider, trace_log_file
 
 RAY_EXTRA_HINT = 'pip install "fast-rlm[ray]"'
 CONNECT_TIMEOUT_S = 5.0
 TASK_RETRIES_AFTER_SYSTEM_FAILURE = 1
 ENGINE_CACHE_ACTOR_PREFIX = "fast-rlm-engine-cache-"
+ENGINE_CACHE_ACTOR_NAMESPACE = "fast-rlm"  # a detached actor is found by namespace and name
 
 
 def import_ray() -> Any:
@@ -97,7 +98,12 @@ def run_on_ray(plan: BatchPlan, record: OutcomeListener) -> None:
             done, _ = ray.wait(list(in_flight), num_returns=1)
             for reference in done:
                 index = in_flight.pop(reference)
-                outcome = _gathered(ray.get(reference), log_dir, tracer_provider)
+                try:
+                    outcome = _gathered(ray.get(reference), log_dir, tracer_provider)
+                except ray.exceptions.RayError as error:  # its worker died again, or its node
+                    outcome = EngineCrashError(
+                        f"Ray could not run this query, retry included: {type(error).__name__}: {error}"
+                    )
                 record(index, outcome)
                 stopping = stopping or (plan.stop_on_error and isinstance(outcome, FastRLMError))
     except BaseException:  # Ctrl-C: a cancelled task's run sees KeyboardInterrupt and cancels its engine
@@ -174,7 +180,7 @@ def _gathered(worker_outcome: WorkerOutcome, log_dir: Path, tracer_provider: Any
 
 def _remove_cache_actor(ray: Any, actor_name: str) -> None:
     try:
-        ray.kill(ray.get_actor(actor_name))
+        ray.kill(ray.get_actor(actor_name, namespace=ENGINE_CACHE_ACTOR_NAMESPACE))
     except ValueError:
         pass  # no worker needed it
 
@@ -208,6 +214,7 @@ def _install_engine_cache_from_driver(cache_source: EngineCacheSource) -> None:
             ray.remote(EngineCacheTarball)
             .options(
                 name=cache_source.actor_name,
+                namespace=ENGINE_CACHE_ACTOR_NAMESPACE,
                 get_if_exists=True,
                 lifetime="detached",  # outlives the task that made it; the driver removes it
                 num_cpus=0,

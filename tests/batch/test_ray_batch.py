@@ -28,8 +28,15 @@ CHECKOUT = str(Path(fast_rlm.__file__).resolve().parent.parent)
 
 
 def test_a_batch_on_a_local_cluster_started_for_it(scripted_server, tmp_path):
-    """ray_address=None starts a cluster, runs the queries as tasks, gathers the logs into log_dir and
-    shuts the cluster down again."""
+    """ray_address=None starts a cluster, runs the queries as tasks, gathers the logs into log_dir,
+    traces each run on the driver from its log, and shuts the cluster down again."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     assert not ray.is_initialized()
     server = scripted_server(lambda request: SQUARE)
     outcomes = fast_rlm.run_batch(
@@ -38,9 +45,14 @@ def test_a_batch_on_a_local_cluster_started_for_it(scripted_server, tmp_path):
         max_parallel_runs=2,
         config=config_for(server, max_calls_per_subagent=1),
         log_dir=tmp_path / "gathered",
+        tracer_provider=provider,
         verbosity=0,
     )
     assert [outcomes[index]["results"] for index in (0, 1, 3)] == [1, 4, 16]
+    roots = [span for span in exporter.get_finished_spans() if span.parent is None]
+    assert sorted(span.attributes["fast_rlm.run_id"] for span in roots) == sorted(
+        read_log(o.log_file if isinstance(o, Exception) else o["log_file"])[0]["run_id"] for o in outcomes
+    )
     assert isinstance(outcomes[2], BudgetExceededError)
     assert not ray.is_initialized()
     gathered = (tmp_path / "gathered").resolve()

@@ -119,7 +119,13 @@ def main() -> int:
             import ray
 
             started = time.perf_counter()
-            ray.init(num_cpus=PARALLEL_RUNS, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=PARALLEL_RUNS,
+                include_dashboard=False,
+                log_to_driver=False,
+                # The workers import the fast_rlm being measured, as the driver does.
+                runtime_env={"env_vars": {"PYTHONPATH": str(CHECKOUT)}},
+            )
             print(
                 f"ray local cluster ({PARALLEL_RUNS} CPUs) started in {time.perf_counter() - started:.1f} s"
             )

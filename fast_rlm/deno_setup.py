@@ -105,11 +105,13 @@ def install_engine_dependencies(force: bool = False) -> Path:
     """Fetch the engine's npm packages and the REPL's Python packages into the cache once. Returns the
     DENO_DIR."""
     refuse_web_storage()
+    # The engine writes its snapshot there, also when the packages came from elsewhere (a Ray
+    # worker unpacks them from the driver's cache).
+    (cache_dir() / "snapshots").mkdir(parents=True, exist_ok=True)
     install_python_packages(force)
     if is_installed() and not force:
         return deno_dir()
     deno_dir().mkdir(parents=True, exist_ok=True)
-    (cache_dir() / "snapshots").mkdir(parents=True, exist_ok=True)
     command = [
         deno_binary(),
         "install",

@@ -49,6 +49,15 @@ class MissingAPIKeyError(ConfigError):
     """No API key: set RLM_MODEL_API_KEY or pass api_key in the config."""
 
 
+class MissingExtraError(ConfigError, ImportError):
+    """An optional feature needs a package that is not installed; the message names the extra to
+    install, such as pip install "fast-rlm[ray]"."""
+
+
+class RayConnectionError(FastRLMError, ConnectionError):
+    """run_batch(executor="ray") cannot reach the Ray cluster at ray_address."""
+
+
 class QueryError(FastRLMError, ValueError):
     """No query, a query holding values JSON cannot carry, or an input_file that cannot be read."""
 

@@ -43,6 +43,7 @@ from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosi
 from fast_rlm.python_models import ModelRunner, python_models_of
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
+from fast_rlm.tracing import RunTracer, resolve_tracer_provider
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
@@ -114,6 +115,7 @@ class PreparedRun:
     verbosity: int
     on_event: EventCallback | None
     on_step: StepCallback | None
+    tracer: RunTracer | None = None
 
     def execute(self) -> dict[str, Any]:
         started = time.monotonic()
@@ -147,6 +149,8 @@ class PreparedRun:
             if notice is not None:  # a live display shows it above the tree
                 print(notice, file=sys.stderr, flush=True)
         progress.show(event)
+        if self.tracer is not None:
+            self.tracer.show(event)
         if self.on_event is not None:
             _call_listener(self.on_event, "on_event", event)
         if self.on_step is not None and isinstance(event, CodeStep):
@@ -189,6 +193,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     env_variables = _check_env_variables(arguments["env_variables"])
     llm_kwargs = _check_llm_kwargs(arguments["llm_kwargs"])
     mcp = plan_mcp_servers(arguments["mcp_servers"])
+    tracer_provider = resolve_tracer_provider(arguments["tracer_provider"])
     named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
     # With every configured model a Python callable, no endpoint, key or network is needed.
     needs_endpoint = bool((resolved.configured_models() | named_models) - set(python_models))
@@ -232,6 +237,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         verbosity=level,
         on_event=arguments["on_event"],
         on_step=arguments["on_step"],
+        tracer=RunTracer(tracer_provider) if tracer_provider is not None else None,
     )
 
 

@@ -45,6 +45,9 @@ class RunOptions(TypedDict, total=False):
     on_event: EventCallback | None
     on_step: StepCallback | None
     log_dir: str | Path | None
+    # An OpenTelemetry TracerProvider to report the run's spans to; False: none, whatever the
+    # environment says; None: an OTLP endpoint in the environment turns tracing on (fast_rlm.tracing).
+    tracer_provider: Any
     # The original fast-rlm's, accepted at their default values only (see _ORIGINAL_ONLY).
     vertex: bool
     session_dir: str | Path | None

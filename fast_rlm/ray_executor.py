@@ -6,11 +6,11 @@
 - Logs: a task runs with a log_dir of its own on its worker and returns the log's bytes with its
   outcome; the driver writes them into its log_dir, so every log of the batch ends up in one folder
   whichever machine ran it, and `log_file` (in results and errors) names the driver's copy.
-- Engine cache: a worker whose cache lacks the engine's npm packages (a fresh machine) gets them from
-  the driver's cache: it asks an actor pinned to the driver's node, made on the first such request,
-  for a tarball of the packages and the install marker. Workers on the driver's machine share its
-  cache and never ask. (Through Ray Client, `ray://`, there is no such actor; a worker lacking the
-  cache installs it from the npm registry, as `fast-rlm setup` would.)
+- Engine cache: a worker whose cache lacks the engine's npm packages or the REPL's Python packages
+  (a fresh machine) gets them from the driver's cache: it asks an actor pinned to the driver's node,
+  made on the first such request, for a tarball of both and the install marker. Workers on the
+  driver's machine share its cache and never ask. (Through Ray Client, `ray://`, there is no such
+  actor; a worker lacking the cache installs it as `fast-rlm setup` would.)
 - Retries: a task whose worker process or node died is run again once (Ray's max_retries=1, which
   counts system failures only); a run that failed on its own is an outcome, never retried.
 - Tracing: spans are made on the driver from each returned log (fast_rlm.tracing.trace_log_file).
@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from fast_rlm.batch import BatchPlan, OutcomeListener, RunOutcome, run_one
-from fast_rlm.deno_setup import deno_dir, install_engine_dependencies, is_installed
+from fast_rlm.deno_setup import install_engine_dependencies, is_installed
 from fast_rlm.errors import EngineCrashError, FastRLMError, MissingExtraError, RayConnectionError
+from fast_rlm.python_packages import python_packages_file
+from fast_rlm.resources import cache_dir
 from fast_rlm.tracing import resolve_tracer_provider, trace_log_file
 
 RAY_EXTRA_HINT = 'pip install "fast-rlm[ray]"'
@@ -62,11 +64,11 @@ class WorkerOutcome:
 
 @dataclass
 class EngineCacheSource:
-    """Where a worker lacking the engine cache gets it: the driver's node and DENO_DIR."""
+    """Where a worker lacking the engine cache gets it: the driver's node and cache directory."""
 
     actor_name: str
     driver_node_id: str | None  # None through Ray Client: no node holds the driver's cache
-    driver_deno_dir: str
+    driver_cache_dir: str
 
 
 def run_on_ray(plan: BatchPlan, record: OutcomeListener) -> None:
@@ -78,7 +80,7 @@ def run_on_ray(plan: BatchPlan, record: OutcomeListener) -> None:
     cache_source = EngineCacheSource(
         actor_name=ENGINE_CACHE_ACTOR_PREFIX + uuid.uuid4().hex,
         driver_node_id=None if through_client else ray.get_runtime_context().get_node_id(),
-        driver_deno_dir=str(deno_dir()),
+        driver_cache_dir=str(cache_dir()),
     )
     task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES_AFTER_SYSTEM_FAILURE)(run_on_worker)
     log_dir = Path(plan.arguments["log_dir"])
@@ -187,7 +189,7 @@ def _remove_cache_actor(ray: Any, actor_name: str) -> None:
 
 def run_on_worker(arguments: dict[str, Any], cache_source: EngineCacheSource) -> WorkerOutcome:
     """The Ray task: one run on this worker, its log kept in a directory of its own."""
-    if not is_installed():
+    if not _engine_cache_ready():
         _install_engine_cache_from_driver(cache_source)
     with tempfile.TemporaryDirectory(prefix="fast-rlm-ray-") as worker_log_dir:
         outcome = run_one({**arguments, "log_dir": worker_log_dir})
@@ -204,11 +206,11 @@ def _install_engine_cache_from_driver(cache_source: EngineCacheSource) -> None:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    target = deno_dir()
+    target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    with (target.parent / "ray-unpack.lock").open("w") as lock:
+    with (target / "ray-unpack.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_installed():
+        if _engine_cache_ready():
             return
         actor = (
             ray.remote(EngineCacheTarball)
@@ -220,7 +222,7 @@ def _install_engine_cache_from_driver(cache_source: EngineCacheSource) -> None:
                 num_cpus=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(cache_source.driver_node_id, soft=False),
             )
-            .remote(cache_source.driver_deno_dir)
+            .remote(cache_source.driver_cache_dir)
         )
         tarball = ray.get(actor.tarball.remote())
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
@@ -233,17 +235,23 @@ def _install_engine_cache_from_driver(cache_source: EngineCacheSource) -> None:
 class EngineCacheTarball:
     """A Ray actor on the driver's node: the engine cache as a tarball, made on the first request."""
 
-    def __init__(self, deno_dir: str) -> None:
-        self._deno_dir = Path(deno_dir)
+    def __init__(self, cache_dir: str) -> None:
+        self._cache_dir = Path(cache_dir)
         self._tarball: bytes | None = None
 
     def tarball(self) -> bytes:
-        """The npm packages and the install marker: what a `--cached-only` engine reads."""
+        """The npm packages with their install marker (what a `--cached-only` engine reads) and the
+        REPL's Python packages, as paths under the cache directory."""
         if self._tarball is None:
             buffer = io.BytesIO()
             with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
-                archive.add(self._deno_dir / "npm", arcname="npm")
-                for marker in self._deno_dir.glob("fast-rlm-installed-*"):
-                    archive.add(marker, arcname=marker.name)
+                archive.add(self._cache_dir / "deno" / "npm", arcname="deno/npm")
+                for marker in (self._cache_dir / "deno").glob("fast-rlm-installed-*"):
+                    archive.add(marker, arcname=f"deno/{marker.name}")
+                archive.add(self._cache_dir / "python-packages", arcname="python-packages")
             self._tarball = buffer.getvalue()
         return self._tarball
+
+
+def _engine_cache_ready() -> bool:
+    return is_installed() and python_packages_file().is_file()

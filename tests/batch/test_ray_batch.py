@@ -98,6 +98,7 @@ def test_a_worker_without_the_engine_cache_gets_it_from_the_driver(
     assert [outcome["results"] for outcome in outcomes] == [9, 25]
     shipped = fresh_worker_cluster / "deno"
     assert list(shipped.glob("fast-rlm-installed-*")) and (shipped / "npm").is_dir()
+    assert list((fresh_worker_cluster / "python-packages").glob("packages-*.zip"))  # the REPL's wheels too
     assert ray.is_initialized()  # the batch used the cluster it found and left it running
     named_actors = ray.util.list_named_actors(all_namespaces=True)
     assert not [actor for actor in named_actors if "fast-rlm" in str(actor)]  # the cache actor is gone

@@ -22,7 +22,7 @@ from fast_rlm.scripted_model import ScriptedReply, call_number, first_user_messa
 LEAF_MARK = "[scripted leaf]"
 PIECE_CHARS = 250_000
 BASELINE_WINDOW_CHARS = 32_000 * 4
-BASELINE_QUESTION_MARK = "\n\nQuestion: "  # benchmarks/baseline.py puts the question after the context
+BASELINE_QUESTION_MARK = "\n\nQuestion: "  # as benchmarks/baseline.py puts it after the context
 NOMINAL_DOLLARS_PER_PROMPT_TOKEN = 1e-6
 TASK_LINE = re.compile(r"Task: (.*?)\n\n`context` holds", re.DOTALL)
 UNEXPECTED = repl('FINAL("the scripted policy expected its code to finish in one step")')

@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from benchmarks.scripted_policy import respond
 from benchmarks.suites import DEFAULT_SIZES, SUITES, Task, UnknownSuiteError, suite_named, suite_tasks
 from benchmarks.suites.task import UnknownSizeError
 from fast_rlm.config import DEFAULT_BASE_URL
-from fast_rlm.errors import BudgetExceededError, FastRLMError, LLMUnreachableError
+from fast_rlm.errors import BudgetExceededError, ConfigError, FastRLMError, LLMUnreachableError
 from fast_rlm.scripted_model import ScriptedModelServer
 
 SCRIPTED = "scripted"
@@ -45,6 +46,18 @@ NO_TOKEN_CAPS = {"max_llm_calls": None, "max_prompt_tokens": None, "max_completi
 
 class CostCapReached(Exception):
     """A run stopped because the suite's --max-cost ran out."""
+
+
+class SetupError(Exception):
+    """A problem every task would hit (no API key, a bad config): no task is recorded for it."""
+
+
+@dataclass
+class Stop:
+    """Why a suite stopped before its last task, and the exit status that says so."""
+
+    reason: str
+    exit_status: int
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -109,6 +122,8 @@ def rlm_task(
         }
     except LLMUnreachableError as error:
         raise EndpointUnreachableError(str(error)) from None
+    except ConfigError as error:
+        raise SetupError(f"{type(error).__name__}: {error}") from None
     except BudgetExceededError as error:
         money = ((error.usage or {}).get("limits") or {}).get("max_money_spent") or {}
         if (
@@ -167,13 +182,13 @@ def scored(task: Task, mode: str, model: str, outcome: dict[str, Any], wall_s: f
     )
 
 
-def run_suite(arguments: argparse.Namespace, tasks: list[Task], store: ResultsStore) -> str | None:
+def run_suite(arguments: argparse.Namespace, tasks: list[Task], store: ResultsStore) -> Stop | None:
     """Runs the unfinished tasks, recording each as it ends. Returns why it stopped early, if it did."""
     mode = "baseline" if arguments.baseline else "rlm"
     done = store.finished_ids(mode, arguments.model)
     pending = [task for task in tasks if task.id not in done]
     spent = sum(r.cost for r in store.results if r.mode == mode and r.model == arguments.model)
-    stopped: str | None = None
+    stopped: Stop | None = None
     with (
         endpoint(arguments.model, arguments.base_url) as (base_url, api_key),
         ThreadPoolExecutor(arguments.concurrency) as pool,
@@ -199,7 +214,8 @@ def run_suite(arguments: argparse.Namespace, tasks: list[Task], store: ResultsSt
         while queue or in_flight:
             while queue and len(in_flight) < arguments.concurrency and stopped is None:
                 if arguments.max_cost is not None and spent >= arguments.max_cost:
-                    stopped = f"cost cap reached: ${spent:.4f} spent of --max-cost ${arguments.max_cost:g}"
+                    reason = f"cost cap reached: ${spent:.4f} spent of --max-cost ${arguments.max_cost:g}"
+                    stopped = Stop(reason, EXIT_STOPPED)
                     break
                 in_flight.add(start(queue.pop(0)))
             if not in_flight:
@@ -209,14 +225,15 @@ def run_suite(arguments: argparse.Namespace, tasks: list[Task], store: ResultsSt
                 try:
                     task, outcome, wall_s = future.result()
                 except CostCapReached:
-                    stopped = stopped or f"cost cap reached: a run used up --max-cost ${arguments.max_cost:g}"
+                    reason = f"cost cap reached: a run used up --max-cost ${arguments.max_cost:g}"
+                    stopped = stopped or Stop(reason, EXIT_STOPPED)
                     continue
                 except EndpointUnreachableError as error:
-                    stopped = (
-                        stopped
-                        or f"endpoint unreachable: {error}. Check --base-url and that the server is up"
-                    )
-                    queue.clear()
+                    reason = f"endpoint unreachable: {error} Check --base-url and that the server is up."
+                    stopped = stopped or Stop(reason, EXIT_STOPPED)
+                    continue
+                except SetupError as error:
+                    stopped = stopped or Stop(str(error), EXIT_BAD_INPUT)
                     continue
                 result = scored(task, mode, arguments.model, outcome, wall_s)
                 spent += result.cost
@@ -247,16 +264,16 @@ def main(argv: list[str] | None = None) -> int:
     store = ResultsStore(arguments.out or default_out(arguments.suite, arguments.model, arguments.baseline))
     stopped = run_suite(arguments, tasks, store)
     mode = "baseline" if arguments.baseline else "rlm"
-    summary = store.summary(arguments.suite, mode, arguments.model, len(tasks), stopped)
+    summary = store.summary(arguments.suite, mode, arguments.model, len(tasks), stopped and stopped.reason)
     print_table(summary)
     print(f"results: {store.results_file}\nsummary: {store.summary_file}")
     if stopped:
         print(
-            f"stopped after {summary['tasks']} of {len(tasks)} tasks: {stopped}. "
+            f"stopped after {summary['tasks']} of {len(tasks)} tasks: {stopped.reason}\n"
             "Finished tasks are kept; run the same command again to resume.",
             file=sys.stderr,
         )
-        return EXIT_STOPPED
+        return stopped.exit_status
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import fast_rlm
 from benchmarks.baseline import EndpointUnreachableError, PlainCallError, plain_call
+from benchmarks.public_datasets import PUBLIC_SUITES, DatasetError, public_tasks
 from benchmarks.results_store import ResultsStore, TaskResult
 from benchmarks.scripted_policy import respond
 from benchmarks.suites import DEFAULT_SIZES, SUITES, Task, UnknownSuiteError, suite_named, suite_tasks
@@ -66,7 +67,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--suite", required=True, help=f"one of: {', '.join(SUITES)}")
+    parser.add_argument("--suite", required=True, help=f"one of: {', '.join([*SUITES, *PUBLIC_SUITES])}")
+    parser.add_argument(
+        "--data", type=Path, help="a downloaded file of a public suite (oolong-synth, longbench-v2)"
+    )
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="context sizes in tokens")
     parser.add_argument("--limit", type=int, default=5, help="tasks per size (default 5)")
     parser.add_argument("--model", required=True, help="a model name of the endpoint, or 'scripted'")
@@ -172,7 +176,7 @@ def scored(task: Task, mode: str, model: str, outcome: dict[str, Any], wall_s: f
         model=model,
         answer=answer,
         gold=task.gold,
-        score=0.0 if outcome["error"] else suite_named(task.suite).score(task, answer),
+        score=0.0 if outcome["error"] else score_of(task, answer),
         cost=usage.get("cost") or 0.0,
         prompt_tokens=usage.get("prompt_tokens", 0),
         completion_tokens=usage.get("completion_tokens", 0),
@@ -241,6 +245,28 @@ def run_suite(arguments: argparse.Namespace, tasks: list[Task], store: ResultsSt
     return stopped
 
 
+def tasks_for(arguments: argparse.Namespace) -> list[Task]:
+    """A public suite's first --limit records, or --limit generated tasks per size."""
+    if arguments.suite in PUBLIC_SUITES:
+        return public_tasks(PUBLIC_SUITES[arguments.suite], arguments.data, arguments.limit)
+    if arguments.data:
+        raise DatasetError(
+            f"--data is for the public suites ({', '.join(PUBLIC_SUITES)}), not {arguments.suite}"
+        )
+    try:
+        return suite_tasks(arguments.suite, arguments.sizes, arguments.limit)
+    except UnknownSuiteError:
+        raise UnknownSuiteError(
+            f"unknown suite {arguments.suite!r}; choose from {', '.join([*SUITES, *PUBLIC_SUITES])}"
+        ) from None
+
+
+def score_of(task: Task, answer: Any) -> float:
+    if task.suite in PUBLIC_SUITES:
+        return PUBLIC_SUITES[task.suite].score(task, answer)
+    return suite_named(task.suite).score(task, answer)
+
+
 def print_table(summary: dict[str, Any]) -> None:
     print(f"{summary['suite']} · {summary['mode']} · {summary['model']}")
     header = f"{'size':>6} {'tasks':>6} {'accuracy':>9} {'cost $':>9} {'tokens':>10} {'wall s':>8}"
@@ -257,8 +283,8 @@ def print_table(summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     try:
-        tasks = suite_tasks(arguments.suite, arguments.sizes, arguments.limit)
-    except (UnknownSuiteError, UnknownSizeError) as error:
+        tasks = tasks_for(arguments)
+    except (UnknownSuiteError, UnknownSizeError, DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     store = ResultsStore(arguments.out or default_out(arguments.suite, arguments.model, arguments.baseline))

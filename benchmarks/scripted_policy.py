@@ -25,6 +25,7 @@ BASELINE_WINDOW_CHARS = 32_000 * 4
 BASELINE_QUESTION_MARK = "\n\nQuestion: "  # as benchmarks/baseline.py puts it after the context
 NOMINAL_DOLLARS_PER_PROMPT_TOKEN = 1e-6
 TASK_LINE = re.compile(r"Task: (.*?)\n\n`context` holds", re.DOTALL)
+NO_PLAN = "The scripted policy has no plan for this question."
 UNEXPECTED = repl('FINAL("the scripted policy expected its code to finish in one step")')
 
 
@@ -226,13 +227,17 @@ def nominal_cost(request: dict[str, Any]) -> float:
 def respond(request: dict[str, Any]) -> ScriptedReply:
     """The scripted server's responder: a root plan, a leaf search, or a baseline answer."""
     cost = nominal_cost(request)
-    if not any(message["role"] == "system" for message in request["messages"]):
-        return ScriptedReply(content=baseline_answer(first_user_message(request)), cost=cost)
-    if call_number(request) > 1:
-        return ScriptedReply(content=UNEXPECTED, cost=cost)
-    task = TASK_LINE.search(first_user_message(request)).group(1)
-    if task.startswith(LEAF_MARK):
-        code = leaf_code(plan_for(task.removeprefix(LEAF_MARK + " ")))
-    else:
-        code = root_code(task, plan_for(task))
+    plain_call = not any(message["role"] == "system" for message in request["messages"])
+    try:
+        if plain_call:
+            return ScriptedReply(content=baseline_answer(first_user_message(request)), cost=cost)
+        if call_number(request) > 1:
+            return ScriptedReply(content=UNEXPECTED, cost=cost)
+        task = TASK_LINE.search(first_user_message(request)).group(1)
+        if task.startswith(LEAF_MARK):
+            code = leaf_code(plan_for(task.removeprefix(LEAF_MARK + " ")))
+        else:
+            code = root_code(task, plan_for(task))
+    except UnknownQuestionError:  # a public dataset's question: the policy answers that it cannot
+        return ScriptedReply(content=NO_PLAN if plain_call else repl(f"FINAL({NO_PLAN!r})"), cost=cost)
     return ScriptedReply(content=repl(code), cost=cost)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import run
+from benchmarks.public_datasets import PUBLIC_SUITES, SAMPLES, public_tasks
 from benchmarks.suites import SUITES, suite_tasks
 from benchmarks.suites.scoring import f1, numeric_score, pairs_in
 
@@ -139,3 +140,59 @@ def test_missing_key_stops_before_any_task_is_recorded(tmp_path: Path, capsys: p
     assert run.main(argv) == run.EXIT_BAD_INPUT
     assert "MissingAPIKeyError: No API key. Set the RLM_MODEL_API_KEY" in capsys.readouterr().err
     assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("suite", "sample", "right", "wrong"),
+    [
+        (
+            "oolong-synth",
+            "oolong_synth_sample.jsonl",
+            ["Answer: 2", "same frequency as", "Answer: 1201"],
+            "5",
+        ),
+        ("longbench-v2", "longbench_v2_sample.json", ["(B)", "A"], "C"),
+    ],
+)
+def test_public_dataset_samples_load_and_score(suite: str, sample: str, right: list[str], wrong: str) -> None:
+    public = PUBLIC_SUITES[suite]
+    tasks = public_tasks(public, SAMPLES / sample, limit=10)
+    assert len(tasks) == len(right)
+    assert all(task.context and task.question for task in tasks)
+    assert [public.score(task, answer) for task, answer in zip(tasks, right, strict=True)] == [1.0] * len(
+        right
+    )
+    assert all(public.score(task, wrong) < 1.0 for task in tasks)
+
+
+def test_public_suite_runs_from_a_file_as_a_baseline(tmp_path: Path) -> None:
+    data = SAMPLES / "longbench_v2_sample.json"
+    out = tmp_path / "lb"
+    argv = [
+        "--suite",
+        "longbench-v2",
+        "--data",
+        str(data),
+        "--model",
+        "scripted",
+        "--baseline",
+        "--out",
+        str(out),
+    ]
+    assert run.main(argv) == 0  # the scripted policy has no plan for these questions: it answers nothing
+    rows = results_of(out)
+    assert [row["id"] for row in rows] == ["longbench-v2-sample-001", "longbench-v2-sample-002"]
+    assert [row["gold"] for row in rows] == ["B", "A"]
+
+
+def test_a_data_file_that_is_not_the_dataset_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q"}\n')
+    assert (
+        run.main(["--suite", "oolong-synth", "--data", str(bad), "--model", "scripted"]) == run.EXIT_BAD_INPUT
+    )
+    assert (
+        "a oolong-synth record lacks id, context_window_text, answer, answer_type" in capsys.readouterr().err
+    )

@@ -1,0 +1,410 @@
+"""Writes benchmarks/REPORT.md (and PNG plots beside it): every figure with the command that made it.
+
+    python benchmarks/report.py                  # the full report: run it on a quiet machine
+    python benchmarks/report.py --quick          # small settings, to check the script (~2 min)
+    python benchmarks/report.py --original-python /path/to/venv/bin/python   # + fast-rlm 0.5.0 beside
+
+Figures (the real engine against the scripted model server on 127.0.0.1, fast_rlm.run() end to end):
+fan-out 1 to 1,000 at 0 and 500 ms model latency, chain depth 1 to 10, a context of 1 to 500 MB
+loaded and regex-searched in the root REPL, agent start time, peak memory of the process tree.
+The original fast-rlm 0.5.0 runs the same fan-outs when --original-python names a Python that has
+it installed (python -m venv v && v/bin/pip install fast-rlm==0.5.0 deno); its engine needs deno on
+PATH, which the `deno` package provides. Plots need matplotlib (pip install -e ".[bench]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+sys.path.insert(0, str(BENCHMARKS.parent))
+
+import psutil  # noqa: E402
+from fanout import chain_scenario, fanout_responder, fanout_scenario, measure  # noqa: E402
+from process_tree import PeakTreeRSS  # noqa: E402
+
+import fast_rlm  # noqa: E402
+from fast_rlm.config import resolve_config  # noqa: E402
+from fast_rlm.scripted_model import ScriptedModelServer, repl  # noqa: E402
+
+BYTES_PER_MB = 1024 * 1024
+FULL = {
+    "fanouts": [1, 10, 100, 1000],
+    "latencies": [0, 500],
+    "depths": [1, 2, 4, 6, 8, 10],
+    "context_mb": [1, 10, 100, 500],
+}
+QUICK = {"fanouts": [1, 10], "latencies": [0, 500], "depths": [1, 3], "context_mb": [1, 5]}
+RUN_TIMEOUT_S = 600
+NEEDLE_EVERY = 100_000  # one "needle-<n>" per 100,000 characters of context
+SEARCH_CODE = "import re\nFINAL(len(re.findall(r'needle-\\d+', context)))"
+
+
+@dataclass
+class Figure:
+    label: str
+    wall_s: float
+    peak_mb: float
+    extra: dict[str, Any]
+    ok: bool
+    command: str
+
+
+def fanout_figures(fanouts: list[int], latencies: list[int], log_dir: Path) -> list[Figure]:
+    max_concurrency = resolve_config(None).max_concurrency
+    figures = []
+    for latency in latencies:
+        for children in fanouts:
+            measured = measure(
+                fanout_scenario(children, max_concurrency), latency, log_dir, None, RUN_TIMEOUT_S
+            )
+            figures.append(
+                Figure(
+                    f"fan-out {children} @ {latency} ms",
+                    measured.wall_s,
+                    measured.peak_rss_mb,
+                    {
+                        "children": children,
+                        "latency_ms": latency,
+                        "first_request_s": measured.first_request_s,
+                        "ideal_s": (1 + -(-children // max_concurrency)) * latency / 1000,
+                        "requests": measured.requests,
+                    },
+                    measured.problem is None and measured.requests == children + 1,
+                    f"python benchmarks/fanout.py --fanouts {children} --chain-depth 0 "
+                    f"--latencies-ms {latency}",
+                )
+            )
+            print(f"  {figures[-1].label}: {measured.wall_s:.2f} s", file=sys.stderr)
+    return figures
+
+
+def chain_figures(depths: list[int], log_dir: Path) -> list[Figure]:
+    figures = []
+    for depth in depths:
+        measured = measure(chain_scenario(depth), 0, log_dir, None, RUN_TIMEOUT_S)
+        figures.append(
+            Figure(
+                f"chain {depth}",
+                measured.wall_s,
+                measured.peak_rss_mb,
+                {"depth": depth},
+                measured.problem is None and measured.requests == depth + 1,
+                f"python benchmarks/fanout.py --fanouts --chain-depth {depth} --latencies-ms 0",
+            )
+        )
+        print(f"  {figures[-1].label}: {measured.wall_s:.2f} s", file=sys.stderr)
+    return figures
+
+
+def context_text(size_mb: float) -> str:
+    chars = int(size_mb * BYTES_PER_MB)
+    block = ("lorem ipsum dolor sit amet " * (NEEDLE_EVERY // 27 + 1))[: NEEDLE_EVERY - 12] + "needle-0001 "
+    return (block * (chars // NEEDLE_EVERY + 1))[:chars]
+
+
+def context_figures(sizes_mb: list[float], log_dir: Path) -> list[Figure]:
+    figures = []
+    with ScriptedModelServer(lambda request: repl(SEARCH_CODE)) as server:
+        config = {"base_url": server.base_url, "api_key": "benchmark"}
+
+        def timed(query: str) -> tuple[float, float, Any]:
+            with PeakTreeRSS() as peak:
+                started = time.perf_counter()
+                outcome = fast_rlm.run(query, config=config, log_dir=log_dir, verbosity=0)
+                return time.perf_counter() - started, peak.peak_mb, outcome["results"]
+
+        small_wall, _, _ = timed(context_text(0.001))
+        for size_mb in sizes_mb:
+            text = context_text(size_mb)
+            wall, peak, found = timed(text)
+            figures.append(
+                Figure(
+                    f"context {size_mb:g} MB",
+                    wall,
+                    peak,
+                    {"size_mb": size_mb, "extra_s": wall - small_wall},
+                    found == text.count("needle-0001"),
+                    f"python benchmarks/report.py --context-mb {size_mb:g} --only context",
+                )
+            )
+            print(f"  {figures[-1].label}: {wall:.2f} s", file=sys.stderr)
+    return figures
+
+
+ORIGINAL_DRIVER = textwrap.dedent("""
+    import json, sys, time
+    import fast_rlm
+    children = int(sys.argv[1])
+    started = time.perf_counter()
+    config = {"max_depth": 1, "primary_agent": "scripted"}
+    result = fast_rlm.run(list(range(children)), config=config, verbose=False)
+    print(json.dumps({"wall_s": time.perf_counter() - started, "results": result.get("results")}))
+""")
+
+
+def original_fanout_figures(python: str, fanouts: list[int], latencies: list[int]) -> list[Figure]:
+    """fast-rlm 0.5.0 reads the endpoint from RLM_MODEL_BASE_URL / RLM_MODEL_API_KEY."""
+    figures = []
+    for latency in latencies:
+        for children in fanouts:
+            with ScriptedModelServer(fanout_responder, latency_s=latency / 1000) as server:
+                # This checkout's fast_rlm (on PYTHONPATH when testing a worktree) must not shadow 0.5.0.
+                environment = {
+                    **{name: value for name, value in os.environ.items() if name != "PYTHONPATH"},
+                    "RLM_MODEL_BASE_URL": server.base_url,
+                    "RLM_MODEL_API_KEY": "benchmark",
+                    "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
+                }
+                with PeakTreeRSS() as peak, tempfile.TemporaryDirectory() as workdir:
+                    completed = subprocess.run(
+                        [python, "-c", ORIGINAL_DRIVER, str(children)],
+                        cwd=workdir,
+                        env=environment,
+                        capture_output=True,
+                        text=True,
+                        timeout=RUN_TIMEOUT_S,
+                    )
+                lines = completed.stdout.strip().splitlines()
+                outcome = json.loads(lines[-1]) if completed.returncode == 0 and lines else None
+                ok = outcome is not None and outcome["results"] == [item * item for item in range(children)]
+                figures.append(
+                    Figure(
+                        f"0.5.0 fan-out {children} @ {latency} ms",
+                        outcome["wall_s"] if outcome else float("nan"),
+                        peak.peak_mb,
+                        {
+                            "children": children,
+                            "latency_ms": latency,
+                            "error": None if outcome else completed.stderr.strip().splitlines()[-3:],
+                        },
+                        ok,
+                        f"python benchmarks/report.py --original-python {python} --only original",
+                    )
+                )
+                print(f"  {figures[-1].label}: {figures[-1].wall_s:.2f} s ok={ok}", file=sys.stderr)
+    return figures
+
+
+def original_available(python: str | None) -> str | None:
+    """None when the original can run, else why not."""
+    if python is None:
+        return "no --original-python given"
+    probe = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('fast-rlm'))"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != "0.5.0":
+        return f"{python} has no fast-rlm 0.5.0 ({(probe.stdout or probe.stderr).strip()[-200:]})"
+    return None
+
+
+def plot(figures: list[Figure], key: str, xlabel: str, path: Path, log_x: bool) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, (wall_axis, memory_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    series: dict[str, list[Figure]] = {}
+    for figure in figures:
+        name = ("0.5.0 " if figure.label.startswith("0.5.0") else "") + (
+            f"{figure.extra['latency_ms']} ms" if "latency_ms" in figure.extra else "this engine"
+        )
+        series.setdefault(name, []).append(figure)
+    for name, points in series.items():
+        xs = [point.extra[key] for point in points]
+        wall_axis.plot(xs, [point.wall_s for point in points], marker="o", label=name)
+        memory_axis.plot(xs, [point.peak_mb for point in points], marker="o", label=name)
+    for axis, ylabel in ((wall_axis, "wall time (s)"), (memory_axis, "peak RSS (MB)")):
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        if log_x:
+            axis.set_xscale("log")
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def table(figures: list[Figure], columns: list[tuple[str, Any]]) -> str:
+    header = "| " + " | ".join(name for name, _ in columns) + " | check | command |"
+    lines = [header, "|" + "---|" * (len(columns) + 2)]
+    for figure in figures:
+        cells = [cell(figure) for _, cell in columns]
+        lines.append(
+            "| " + " | ".join(cells) + f" | {'ok' if figure.ok else 'FAILED'} | `{figure.command}` |"
+        )
+    return "\n".join(lines)
+
+
+def write_report(
+    path: Path,
+    sections: dict[str, list[Figure]],
+    quick: bool,
+    original_note: str | None,
+    plots: list[str],
+    command: str,
+) -> None:
+    memory = psutil.virtual_memory().total / BYTES_PER_MB / 1024
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    out = [
+        "# fast-rlm performance report",
+        "",
+        f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{psutil.cpu_count()} cores, {memory:.1f} GB RAM, Python {platform.python_version()}, "
+        f"load average before {load}. Every run is fast_rlm.run() end to end (engine start included) "
+        "against the scripted model server on 127.0.0.1; peak RSS is this process and the engine's "
+        "process tree.",
+    ]
+    if quick:
+        out += ["", "**--quick: small settings to check the script; not the figures the issue asks for.**"]
+    wall = ("wall s", lambda f: f"{f.wall_s:.2f}")
+    peak = ("peak RSS MB", lambda f: f"{f.peak_mb:.0f}")
+    if sections.get("fanout"):
+        out += [
+            "",
+            "## Fan-out",
+            "",
+            "The root's one step batches N children (`llm_query`), each answers in one "
+            "step. Ideal: the model latency on the critical path.",
+            "",
+            table(
+                sections["fanout"],
+                [
+                    ("scenario", lambda f: f.label),
+                    wall,
+                    ("ideal s", lambda f: f"{f.extra['ideal_s']:.2f}"),
+                    ("1st request s", lambda f: f"{f.extra['first_request_s']:.2f}"),
+                    peak,
+                ],
+            ),
+        ]
+        start = next(
+            (f for f in sections["fanout"] if f.extra["children"] == 1 and f.extra["latency_ms"] == 0), None
+        )
+        if start:
+            out += [
+                "",
+                f"**Agent start time** (run() called to the root's first model request, fan-out 1 @ 0 ms): "
+                f"{start.extra['first_request_s']:.2f} s; the whole run {start.wall_s:.2f} s.",
+            ]
+    if sections.get("chain"):
+        out += [
+            "",
+            "## Chain depth",
+            "",
+            "Each agent delegates to one child until the given depth.",
+            "",
+            table(sections["chain"], [("scenario", lambda f: f.label), wall, peak]),
+        ]
+    if sections.get("context"):
+        out += [
+            "",
+            "## Context load",
+            "",
+            "A text context of the size, loaded into the root REPL and searched "
+            "with `re.findall` in its one step; extra: over a 1 KB context.",
+            "",
+            table(
+                sections["context"],
+                [
+                    ("scenario", lambda f: f.label),
+                    wall,
+                    ("extra s", lambda f: f"{f.extra['extra_s']:.2f}"),
+                    peak,
+                ],
+            ),
+        ]
+    out += ["", "## Beside the original fast-rlm 0.5.0", ""]
+    if sections.get("original"):
+        out += [
+            "The same fan-outs through fast-rlm 0.5.0's run() in its own Python.",
+            "",
+            table(sections["original"], [("scenario", lambda f: f.label), wall, peak]),
+        ]
+        failure = next((f.extra["error"] for f in sections["original"] if f.extra["error"]), None)
+        if failure:
+            out += ["", "The original failed; the end of its stderr:", "", "```", *failure, "```"]
+    else:
+        out += [
+            f"Skipped: {original_note}. To include it: `python -m venv /tmp/fast-rlm-050 && "
+            "/tmp/fast-rlm-050/bin/pip install fast-rlm==0.5.0 deno` and pass "
+            "`--original-python /tmp/fast-rlm-050/bin/python`."
+        ]
+    out += ["", "## Plots", ""]
+    out += [f"![{name}]({name})" for name in plots] or [
+        'Skipped: matplotlib is not installed (pip install -e ".[bench]").'
+    ]
+    path.write_text("\n".join(out) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small settings, to check the script")
+    parser.add_argument(
+        "--out", type=Path, default=BENCHMARKS / "REPORT.md", help="default: benchmarks/REPORT.md"
+    )
+    parser.add_argument("--original-python", help="a Python with fast-rlm 0.5.0 installed")
+    parser.add_argument("--only", nargs="+", choices=["fanout", "chain", "context", "original"])
+    parser.add_argument("--fanouts", type=int, nargs="+")
+    parser.add_argument("--context-mb", type=float, nargs="+")
+    arguments = parser.parse_args()
+    settings = dict(QUICK if arguments.quick else FULL)
+    settings["fanouts"] = arguments.fanouts or settings["fanouts"]
+    settings["context_mb"] = arguments.context_mb or settings["context_mb"]
+    wanted = set(arguments.only or ["fanout", "chain", "context", "original"])
+    original_note = original_available(arguments.original_python)
+    sections: dict[str, list[Figure]] = {}
+    with tempfile.TemporaryDirectory(prefix="fast-rlm-report-") as temporary:
+        log_dir = Path(temporary)
+        measure(fanout_scenario(1, 1), 0, log_dir, None, RUN_TIMEOUT_S)  # warm-up: one-time set-up
+        if "fanout" in wanted:
+            sections["fanout"] = fanout_figures(settings["fanouts"], settings["latencies"], log_dir)
+        if "chain" in wanted:
+            sections["chain"] = chain_figures(settings["depths"], log_dir)
+        if "context" in wanted:
+            sections["context"] = context_figures(settings["context_mb"], log_dir)
+    if "original" in wanted and original_note is None:
+        sections["original"] = original_fanout_figures(
+            arguments.original_python, settings["fanouts"], settings["latencies"]
+        )
+    plots = []
+    out_dir = arguments.out.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fanout_points = sections.get("fanout", []) + sections.get("original", [])
+    if fanout_points and plot(
+        fanout_points, "children", "fan-out (children)", out_dir / "report_fanout.png", True
+    ):
+        plots.append("report_fanout.png")
+    if sections.get("context") and plot(
+        sections["context"], "size_mb", "context (MB)", out_dir / "report_context.png", True
+    ):
+        plots.append("report_context.png")
+    command = "python benchmarks/report.py " + " ".join(sys.argv[1:])
+    write_report(arguments.out, sections, arguments.quick, original_note, plots, command.strip())
+    print(f"wrote {arguments.out}")
+    return 0 if all(f.ok for figures in sections.values() for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 // One agent's loop: ask the model, run the reply's code blocks in the agent's REPL (in order, until
 // one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent.
-import type { ChatMessage } from "./llm_client.ts";
+import type { CallParameters, ChatMessage } from "./models/client.ts";
 import {
   type AgentBrief,
   extractCode,
@@ -28,6 +28,7 @@ export type AgentSpec = {
   tools: ToolSpec[];
   hostFunctions: FunctionSignature[];
   mcpServers: string[];
+  llmKwargs: CallParameters; // run, role and llm_query layers merged
 };
 
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).

@@ -14,6 +14,7 @@ export type ChildRequest = {
   // []: the caller granted nothing.
   tools: string[] | null;
   mcp_servers: string[] | null;
+  llm_kwargs: Record<string, unknown> | null; // names checked in run.ts, for the child's provider
 };
 
 export function parseChildRequest(payload: unknown): ChildRequest {
@@ -29,6 +30,7 @@ export function parseChildRequest(payload: unknown): ChildRequest {
     schema: optionalSchema(request.schema),
     tools: optionalNames(request.tools, "tools"),
     mcp_servers: optionalNames(request.mcp_servers, "mcp_servers"),
+    llm_kwargs: optionalMapping(request.llm_kwargs, "llm_kwargs"),
   };
 }
 
@@ -56,6 +58,14 @@ function optionalNames(value: unknown, field: string): string[] | null {
     throw malformed(`${field} must be a list of names, not ${describe(value)}`);
   }
   return value;
+}
+
+function optionalMapping(value: unknown, field: string): Record<string, unknown> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw malformed(`${field} must be a dict, not ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
 }
 
 function describe(value: unknown): string {

@@ -4,6 +4,8 @@ export type EngineConfig = {
   primary_agent: string;
   sub_agent: string;
   base_url: string;
+  anthropic_base_url: string;
+  prompt_caching: boolean;
   max_depth: number;
   max_calls_per_subagent: number;
   truncate_len: number;
@@ -13,7 +15,12 @@ export type EngineConfig = {
   max_completion_tokens: number | null;
   max_prompt_tokens: number | null;
   max_llm_calls: number | null;
-  model_prices: Record<string, { prompt_per_million: number; completion_per_million: number }>;
+  model_prices: Record<string, {
+    prompt_per_million: number;
+    completion_per_million: number;
+    cached_prompt_per_million: number | null;
+    cache_write_per_million: number | null;
+  }>;
   llm_timeout_s: number;
   llm_max_retries: number;
   step_timeout_s: number;

@@ -1,7 +1,10 @@
 // Engine entry point, spawned by the Python host (fast_rlm/engine_process.py). Reads the start
 // message, runs the agent tree, and reports one result or fatal error. See protocol.ts.
 import { EngineError, errorInfo } from "./errors.ts";
-import { LlmClient } from "./llm_client.ts";
+import { HttpModelClient } from "./models/http_client.ts";
+import { OpenAiProvider } from "./models/openai_client.ts";
+import { AnthropicProvider } from "./models/anthropic_client.ts";
+import { ModelRouter } from "./models/router.ts";
 import { LogWriter } from "./log_writer.ts";
 import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
 import { ensureSnapshot, PYODIDE_DIR, ReplPool } from "./repl/pool.ts";
@@ -14,6 +17,7 @@ import { mcpSecrets, openMcp } from "./mcp/service.ts";
 import { capsOf, RunBudget } from "./budget.ts";
 import { unpricedModels } from "./pricing.ts";
 import { UsageTotals } from "./usage.ts";
+import { mergeParameters } from "./models/call_parameters.ts";
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -24,6 +28,7 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const redactor = new Redactor([
     start.api_key,
+    start.anthropic_api_key,
     ...Object.values(start.env_variables),
     ...mcpSecrets(start.mcp_servers),
   ]);
@@ -61,13 +66,25 @@ async function main(): Promise<void> {
       pyodideDir: PYODIDE_DIR,
     };
     await ensureSnapshot(launch, start.snapshot_file);
-    const llm = new LlmClient({
-      baseUrl: config.base_url,
-      apiKey: start.api_key,
+    const transport = {
       timeoutSeconds: config.llm_timeout_s,
       maxRetries: config.llm_max_retries,
-      requestParameters: start.llm_kwargs,
-      redact: (text) => redactor.redact(text),
+      redact: (text: string) => redactor.redact(text),
+    };
+    const promptCaching = config.prompt_caching;
+    const llm = new ModelRouter({
+      openai: start.api_key === "" ? null : new HttpModelClient(
+        new OpenAiProvider({ baseUrl: config.base_url, apiKey: start.api_key, promptCaching }),
+        transport,
+      ),
+      anthropic: start.anthropic_api_key === "" ? null : new HttpModelClient(
+        new AnthropicProvider({
+          baseUrl: config.anthropic_base_url,
+          apiKey: start.anthropic_api_key,
+          promptCaching,
+        }),
+        transport,
+      ),
     });
     pool = new ReplPool(
       {
@@ -82,7 +99,22 @@ async function main(): Promise<void> {
       (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
     );
     const hostFunctions = new HostFunctionBridge(new Set(start.host_functions.map((fn) => fn.name)));
-    run = new Run({ config, llm, pool, log, redactor, hostFunctions, environment: start.env_variables, mcp });
+    run = new Run({
+      config,
+      llm,
+      pool,
+      log,
+      redactor,
+      hostFunctions,
+      environment: start.env_variables,
+      mcp,
+      llmKwargs: {
+        run: start.llm_kwargs,
+        root: start.root_llm_kwargs,
+        sub: start.sub_llm_kwargs,
+        known: start.llm_kwargs_keys,
+      },
+    });
     listenForHostMessages(host, run, hostFunctions);
     if (config.run_timeout_s !== null) {
       const timedOut = new EngineError("RunTimeoutError", `run_timeout_s=${config.run_timeout_s} elapsed`);
@@ -96,6 +128,7 @@ async function main(): Promise<void> {
       tools: config.enable_tools ? start.tools : [],
       hostFunctions: config.enable_tools ? start.host_functions : [],
       mcpServers: Object.keys(start.mcp_servers),
+      llmKwargs: mergeParameters(start.llm_kwargs, start.root_llm_kwargs),
     });
     const usage = run.usageReport();
     log.write({

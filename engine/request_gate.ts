@@ -4,7 +4,7 @@
 import { capsOf, type Reservation, RunBudget } from "./budget.ts";
 import { CallEstimator } from "./call_estimates.ts";
 import type { EngineConfig } from "./config.ts";
-import type { AttemptPass, ChatMessage } from "./llm_client.ts";
+import type { AttemptPass, ChatMessage } from "./models/client.ts";
 import { pricedUsage } from "./pricing.ts";
 import { Semaphore } from "./semaphore.ts";
 import { UNREPORTED_USAGE, type UsageTotals } from "./usage.ts";

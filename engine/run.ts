@@ -3,7 +3,9 @@
 import { type AgentSpec, runAgentLoop } from "./agent.ts";
 import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
-import type { ChatMessage, LlmClient } from "./llm_client.ts";
+import type { ChatMessage, ModelClient } from "./models/client.ts";
+import { type KnownParameters, mergeParameters, parameterProblem } from "./models/call_parameters.ts";
+import { routeOf } from "./models/model_names.ts";
 import type { LogWriter } from "./log_writer.ts";
 import { contextFromValue } from "./agent_context.ts";
 import type { ReplPool } from "./repl/pool.ts";
@@ -23,13 +25,22 @@ type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<strin
 // Everything a run is given besides its config, from the start message.
 export type RunSetup = {
   config: EngineConfig;
-  llm: LlmClient;
+  llm: ModelClient;
   pool: ReplPool;
   log: LogWriter;
   redactor: Redactor;
   hostFunctions: HostFunctionBridge;
   environment: Record<string, string>;
   mcp: McpService; // main.ts closes it when the run ends
+  llmKwargs: RunLlmKwargs;
+};
+
+// The provider options of the run and of each role, and the known keys they are checked against.
+export type RunLlmKwargs = {
+  run: Record<string, unknown>;
+  root: Record<string, unknown>;
+  sub: Record<string, unknown>;
+  known: KnownParameters;
 };
 
 export class Run {
@@ -41,12 +52,13 @@ export class Run {
   private readonly agents = new Map<string, AgentSpec>(); // the agents running now
   private readonly callsMade = new Map<string, number>(); // model calls of each running agent
   readonly config: EngineConfig;
-  readonly llm: LlmClient;
+  readonly llm: ModelClient;
   readonly pool: ReplPool;
   readonly log: LogWriter;
   readonly redactor: Redactor;
   readonly environment: Record<string, string>;
   readonly mcp: McpService;
+  private readonly llmKwargs: RunLlmKwargs;
   private readonly hostFunctions: HostFunctionBridge;
 
   constructor(setup: RunSetup) {
@@ -59,6 +71,7 @@ export class Run {
       hostFunctions: this.hostFunctions,
       environment: this.environment,
       mcp: this.mcp,
+      llmKwargs: this.llmKwargs,
     } = setup);
     this.requestGate = new RequestGate(this.config, this.usage);
   }
@@ -140,7 +153,7 @@ export class Run {
   ): Promise<string> {
     this.throwIfStopped();
     const started = performance.now();
-    const completion = await this.llm.complete(agent.model, messages, this.stopSignal, {
+    const completion = await this.llm.complete(agent.model, messages, agent.llmKwargs, this.stopSignal, {
       enter: () => this.requestGate.enter(agent.model, messages, this.stopSignal),
       onRetry: (notice) =>
         this.log.write({
@@ -221,13 +234,17 @@ export class Run {
     if (unknownServers.length > 0) {
       throw agentError(`MCP servers not available to ${parentId}: ${unknownServers.join(", ")}`);
     }
+    const model = request.model ?? this.config.sub_agent;
+    const llmKwargs = mergeParameters(this.llmKwargs.run, this.llmKwargs.sub, request.llm_kwargs ?? {});
+    const problem = parameterProblem(llmKwargs, routeOf(model).provider, this.llmKwargs.known);
+    if (problem !== null) throw agentError(`llm_query for model ${JSON.stringify(model)}: ${problem}`);
     const index = this.childCounts.get(parentId) ?? 0;
     this.childCounts.set(parentId, index + 1);
     return this.runAgent({
       id: `${parentId}.${index}`,
       parentId,
       depth: parent.depth + 1,
-      model: request.model ?? this.config.sub_agent,
+      model,
       instruction: request.instruction,
       context: contextFromValue(
         this.config.enable_structured_io ? request.data : asText(request.data),
@@ -237,6 +254,7 @@ export class Run {
       tools: parent.tools.filter((tool) => toolNames.has(tool.name)),
       hostFunctions: parent.hostFunctions.filter((fn) => toolNames.has(fn.name)),
       mcpServers: [...servers],
+      llmKwargs,
     });
   }
 

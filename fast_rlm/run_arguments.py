@@ -35,6 +35,8 @@ class RunOptions(TypedDict, total=False):
     input_file: str | Path | None
     host_functions: list[Callable[..., Any]] | None
     llm_kwargs: dict[str, Any] | None
+    root_llm_kwargs: dict[str, Any] | None
+    sub_llm_kwargs: dict[str, Any] | None
     verbosity: int | str | None
     on_event: EventCallback | None
     on_step: StepCallback | None

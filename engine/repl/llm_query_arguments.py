@@ -135,3 +135,15 @@ def child_request(data, positional: tuple, instruction, schema, tools, mcp_serve
         else _server_names(servers, "mcp" if mcp is not NOT_GIVEN else "mcp_servers"),
         "model": model,
     }
+
+
+def checked_llm_kwargs(llm_kwargs):
+    """The provider options of one llm_query; the engine checks their names for the child's model."""
+    if llm_kwargs is None:
+        return None
+    if not isinstance(llm_kwargs, dict) or not all(isinstance(name, str) for name in llm_kwargs):
+        raise TypeError(
+            "llm_query: llm_kwargs must be a dict of provider options with str keys, e.g. "
+            f"llm_kwargs={{'temperature': 0}}; got {llm_kwargs!r}."
+        )
+    return llm_kwargs

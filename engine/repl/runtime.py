@@ -22,7 +22,7 @@ from json import loads as _json_loads
 from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, run_sync
 
-from _rlm_llm_query_arguments import NOT_GIVEN, child_request
+from _rlm_llm_query_arguments import NOT_GIVEN, checked_llm_kwargs, child_request
 
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
 # references, taken at import, to everything it depends on.
@@ -195,18 +195,21 @@ def _make_llm_query(channel):
         mcp_servers=NOT_GIVEN,
         mcp=NOT_GIVEN,
         model=None,
+        llm_kwargs=None,
     ):
         """Start a helper agent on `data` (its `context`); await the result for its FINAL value.
 
         llm_query(data, "instruction"), llm_query(data, schema) and llm_query(data, "instruction",
         schema) all work. schema: the shape the helper must answer in (a JSON Schema dict, or
         int/str/float/bool/list/dict, list[X], ...); tools: your functions (or their names) it may use;
-        mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it.
+        mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it;
+        llm_kwargs: provider options for its model calls (temperature, max_tokens, ..., extra_body).
         """
         # Checked here, at the call, so a mistake raises where it was made, before anything is sent.
         request = child_request(
             data, instruction_or_schema, instruction, schema, tools, mcp_servers, mcp, model
         )
+        request["llm_kwargs"] = checked_llm_kwargs(llm_kwargs)
         try:
             request_json = _json_dumps(request, allow_nan=False)
         except (TypeError, ValueError) as error:

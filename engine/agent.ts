@@ -2,6 +2,7 @@
 // one raises or calls FINAL), show their output, repeat until FINAL or the call budget is spent. An
 // empty or cut reply runs nothing and gets a corrective observation; it still counts as a call.
 import { type ChatMessage, type ImagePart, withImages } from "./chat_message.ts";
+import type { CallParameters } from "./models/client.ts";
 import {
   type AgentBrief,
   cutReplyObservation,
@@ -35,6 +36,7 @@ export type AgentSpec = {
   mcpServers: string[];
   namedAgent: string | null; // its name in run(agents={...}), when it was started under one
   images: ImagePart[]; // shown to its model with its first message
+  llmKwargs: CallParameters; // run, role and llm_query layers merged
 };
 
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).

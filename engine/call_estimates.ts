@@ -3,7 +3,7 @@
 // completion tokens and cost from the model's earlier answered calls in this run.
 import { type CapAmounts, zeroAmounts } from "./budget.ts";
 import type { EngineConfig } from "./config.ts";
-import type { AttemptCost } from "./llm_client.ts";
+import type { AttemptCost } from "./models/client.ts";
 import { type ChatMessage, messageText } from "./chat_message.ts";
 import { pricedUsage, priceOf, tokenCost } from "./pricing.ts";
 
@@ -89,7 +89,17 @@ export class CallEstimator {
     completionTokens: number,
   ): number {
     const price = priceOf(this.config.model_prices, model);
-    if (price !== null) return tokenCost(price, promptTokens, completionTokens);
+    // Priced as if nothing were read from the cache, and all of it written when writing costs more:
+    // the reservation must cover the dearest case.
+    if (price !== null) {
+      const writesCostMore = (price.cache_write_per_million ?? 0) > price.prompt_per_million;
+      return tokenCost(price, {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        cached_tokens: 0,
+        cache_write_tokens: writesCostMore ? promptTokens : 0,
+      });
+    }
     if (history === undefined) return firstCallShare(this.config.max_money_spent) ?? 0;
     // A model with no price whose provider reports no cost cannot be held to max_money_spent.
     return history.costedCalls > 0 ? history.cost / history.costedCalls : 0;

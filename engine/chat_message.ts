@@ -46,12 +46,23 @@ export function withImages(role: ChatMessage["role"], text: string, images: Imag
   return { role, content: [{ type: "text", text }, ...images] };
 }
 
+// The message with `redact` applied to its text (images are the caller's bytes, sent as they are).
+export function redactedMessage(message: ChatMessage, redact: (text: string) => string): ChatMessage {
+  if (typeof message.content === "string") return { role: message.role, content: redact(message.content) };
+  return {
+    role: message.role,
+    content: message.content.map((part) =>
+      part.type === "text" ? { type: "text", text: redact(part.text) } : part
+    ),
+  };
+}
+
 // OpenAI's chat-completions content: a string, or text and image_url parts (images as data URLs).
-export function openAiContent(message: ChatMessage, redact: (text: string) => string): unknown {
-  if (typeof message.content === "string") return redact(message.content);
+export function openAiContent(message: ChatMessage): string | Record<string, unknown>[] {
+  if (typeof message.content === "string") return message.content;
   return message.content.map((part) =>
     part.type === "text"
-      ? { type: "text", text: redact(part.text) }
+      ? { type: "text", text: part.text }
       : { type: "image_url", image_url: { url: `data:${part.media_type};base64,${part.data}` } }
   );
 }

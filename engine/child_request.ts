@@ -16,6 +16,7 @@ export type ChildRequest = {
   mcp_servers: string[] | null;
   agent: string | null; // a name of run(agents={...})
   images: unknown; // checked (and hashed) by images.ts
+  llm_kwargs: Record<string, unknown> | null; // names checked in run.ts, for the child's provider
 };
 
 export function parseChildRequest(payload: unknown): ChildRequest {
@@ -33,6 +34,7 @@ export function parseChildRequest(payload: unknown): ChildRequest {
     mcp_servers: optionalNames(request.mcp_servers, "mcp_servers"),
     agent: optionalString(request.agent, "agent"),
     images: request.images,
+    llm_kwargs: optionalMapping(request.llm_kwargs, "llm_kwargs"),
   };
 }
 
@@ -60,6 +62,14 @@ function optionalNames(value: unknown, field: string): string[] | null {
     throw malformed(`${field} must be a list of names, not ${describe(value)}`);
   }
   return value;
+}
+
+function optionalMapping(value: unknown, field: string): Record<string, unknown> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw malformed(`${field} must be a dict, not ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
 }
 
 function describe(value: unknown): string {

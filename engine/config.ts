@@ -6,6 +6,8 @@ export type EngineConfig = {
   // Depth (as a JSON key, "1", "2", ...) -> the model of the agents at that depth.
   models_by_depth: Record<string, string>;
   base_url: string;
+  anthropic_base_url: string;
+  prompt_caching: boolean;
   max_depth: number;
   max_calls_per_subagent: number;
   truncate_len: number;
@@ -15,7 +17,12 @@ export type EngineConfig = {
   max_completion_tokens: number | null;
   max_prompt_tokens: number | null;
   max_llm_calls: number | null;
-  model_prices: Record<string, { prompt_per_million: number; completion_per_million: number }>;
+  model_prices: Record<string, {
+    prompt_per_million: number;
+    completion_per_million: number;
+    cached_prompt_per_million: number | null;
+    cache_write_per_million: number | null;
+  }>;
   llm_timeout_s: number;
   llm_max_retries: number;
   step_timeout_s: number;

@@ -1,7 +1,10 @@
 // Engine entry point, spawned by the Python host (fast_rlm/engine_process.py). Reads the start
 // message, runs the agent tree, and reports one result or fatal error. See protocol.ts.
 import { EngineError, errorInfo } from "./errors.ts";
-import { LlmClient } from "./llm_client.ts";
+import { HttpModelClient } from "./models/http_client.ts";
+import { OpenAiProvider } from "./models/openai_client.ts";
+import { AnthropicProvider } from "./models/anthropic_client.ts";
+import { ModelRouter } from "./models/router.ts";
 import { LogWriter } from "./log_writer.ts";
 import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
 import { ensureSnapshot, PYODIDE_DIR, ReplPool } from "./repl/pool.ts";
@@ -14,9 +17,9 @@ import { mcpSecrets, openMcp } from "./mcp/service.ts";
 import { capsOf, RunBudget } from "./budget.ts";
 import { unpricedModels } from "./pricing.ts";
 import { UsageTotals } from "./usage.ts";
-import { HostModelClient } from "./host_model.ts";
-import { ModelRouter } from "./model_router.ts";
+import { HostModelClient } from "./models/host_model.ts";
 import { checkedImages } from "./images.ts";
+import { mergeParameters } from "./models/call_parameters.ts";
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const redactor = new Redactor([
     start.api_key,
+    start.anthropic_api_key,
     ...Object.values(start.env_variables),
     ...mcpSecrets(start.mcp_servers),
   ]);
@@ -67,19 +71,23 @@ async function main(): Promise<void> {
     };
     await ensureSnapshot(launch, start.snapshot_file);
     const redact = (text: string) => redactor.redact(text);
-    const providers = new LlmClient({
-      baseUrl: config.base_url,
-      apiKey: start.api_key,
-      timeoutSeconds: config.llm_timeout_s,
-      maxRetries: config.llm_max_retries,
-      requestParameters: start.llm_kwargs,
-      redact,
-    });
-    const hostModels = new HostModelClient({
-      timeoutSeconds: config.llm_timeout_s,
-      requestParameters: start.llm_kwargs,
-      redact,
-    });
+    const transport = { timeoutSeconds: config.llm_timeout_s, maxRetries: config.llm_max_retries, redact };
+    const promptCaching = config.prompt_caching;
+    const providers = {
+      openai: start.api_key === "" ? null : new HttpModelClient(
+        new OpenAiProvider({ baseUrl: config.base_url, apiKey: start.api_key, promptCaching }),
+        transport,
+      ),
+      anthropic: start.anthropic_api_key === "" ? null : new HttpModelClient(
+        new AnthropicProvider({
+          baseUrl: config.anthropic_base_url,
+          apiKey: start.anthropic_api_key,
+          promptCaching,
+        }),
+        transport,
+      ),
+    };
+    const hostModels = new HostModelClient({ timeoutSeconds: config.llm_timeout_s, redact });
     const llm = new ModelRouter(providers, hostModels, new Set(start.host_models));
     pool = new ReplPool(
       {
@@ -104,6 +112,12 @@ async function main(): Promise<void> {
       environment: start.env_variables,
       mcp,
       namedAgents: start.agents,
+      llmKwargs: {
+        run: start.llm_kwargs,
+        root: start.root_llm_kwargs,
+        sub: start.sub_llm_kwargs,
+        known: start.llm_kwargs_keys,
+      },
     });
     listenForHostMessages(host, run, hostFunctions, hostModels);
     if (config.run_timeout_s !== null) {
@@ -119,6 +133,7 @@ async function main(): Promise<void> {
       hostFunctions: config.enable_tools ? start.host_functions : [],
       mcpServers: Object.keys(start.mcp_servers),
       images: await checkedImages(start.images, config.max_value_mb * 1024 * 1024),
+      llmKwargs: mergeParameters(start.llm_kwargs, start.root_llm_kwargs),
     });
     const usage = run.usageReport();
     log.write({

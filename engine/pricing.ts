@@ -7,15 +7,26 @@ import type { CallUsage } from "./usage.ts";
 export type ModelPrices = EngineConfig["model_prices"];
 export type ModelPrice = ModelPrices[string];
 
-export function tokenCost(price: ModelPrice, promptTokens: number, completionTokens: number): number {
-  return (promptTokens * price.prompt_per_million + completionTokens * price.completion_per_million) /
+export type TokenCounts = Pick<
+  CallUsage,
+  "prompt_tokens" | "completion_tokens" | "cached_tokens" | "cache_write_tokens"
+>;
+
+// Cached and written prompt tokens at their own prices when the entry names them, else at the
+// prompt price.
+export function tokenCost(price: ModelPrice, tokens: TokenCounts): number {
+  const cachedPrice = price.cached_prompt_per_million ?? price.prompt_per_million;
+  const writePrice = price.cache_write_per_million ?? price.prompt_per_million;
+  const plainPrompt = Math.max(0, tokens.prompt_tokens - tokens.cached_tokens - tokens.cache_write_tokens);
+  return (plainPrompt * price.prompt_per_million + tokens.cached_tokens * cachedPrice +
+    tokens.cache_write_tokens * writePrice + tokens.completion_tokens * price.completion_per_million) /
     1_000_000;
 }
 
 export function pricedUsage(prices: ModelPrices, model: string, usage: CallUsage): CallUsage {
   const price = priceOf(prices, model);
   if (usage.cost !== null || price === null) return usage;
-  return { ...usage, cost: tokenCost(price, usage.prompt_tokens, usage.completion_tokens) };
+  return { ...usage, cost: tokenCost(price, usage) };
 }
 
 // Own entries only: a model named "constructor" has no price.

@@ -8,6 +8,7 @@ import type { EngineConfig } from "./config.ts";
 import type { CallUsage, Usage } from "./usage.ts";
 import type { NamedAgent } from "./routing.ts";
 import type { ImageInput } from "./images.ts";
+import type { KnownParameters } from "./models/call_parameters.ts";
 
 export type StartMessage = {
   type: "start";
@@ -16,7 +17,8 @@ export type StartMessage = {
   // token, so nothing it manages to print can pass for the engine.
   protocol_token: string;
   config: EngineConfig;
-  api_key: string;
+  api_key: string; // "" when no configured model uses the OpenAI-compatible endpoint
+  anthropic_api_key: string; // "" when no configured model uses the Anthropic API
   query_frame: { bytes: number; is_text: boolean }; // the query follows this message on stdin
   instruction: string | null;
   log_file: string;
@@ -26,9 +28,13 @@ export type StartMessage = {
   tools: ToolSpec[];
   host_functions: FunctionSignature[];
   env_variables: Record<string, string>;
-  // Extra chat-completion parameters (temperature, seed, ...) for every request; the host has refused
-  // the keys the engine sets itself.
+  // Provider options (temperature, seed, ..., extra_body) for every request, for the root's and for
+  // the helpers' (models/call_parameters.ts merges them with an llm_query's own); the host has checked
+  // their names against llm_kwargs_keys, the known keys and the providers that take each.
   llm_kwargs: Record<string, unknown>;
+  root_llm_kwargs: Record<string, unknown>;
+  sub_llm_kwargs: Record<string, unknown>;
+  llm_kwargs_keys: KnownParameters;
   mcp_servers: Record<string, McpServerSpec>;
   // Models that are Python callables (run(models={...}) or run(model=fn)): called on the host.
   host_models: string[];

@@ -4,7 +4,7 @@
 import { capsOf, type Reservation, RunBudget } from "./budget.ts";
 import { CallEstimator } from "./call_estimates.ts";
 import type { EngineConfig } from "./config.ts";
-import type { AttemptPass } from "./llm_client.ts";
+import type { AttemptPass } from "./models/client.ts";
 import type { ChatMessage } from "./chat_message.ts";
 import { pricedUsage } from "./pricing.ts";
 import { Semaphore } from "./semaphore.ts";

@@ -4,7 +4,8 @@ import { type AgentSpec, runAgentLoop } from "./agent.ts";
 import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
 import { type ChatMessage, imageRecord, loggedMessage } from "./chat_message.ts";
-import type { ModelClient } from "./model_router.ts";
+import type { ModelRouter } from "./models/router.ts";
+import { type KnownParameters, mergeParameters, parameterProblem } from "./models/call_parameters.ts";
 import { childModel, type NamedAgent } from "./routing.ts";
 import { checkedImages } from "./images.ts";
 import type { LogWriter } from "./log_writer.ts";
@@ -27,7 +28,7 @@ type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<strin
 // Everything a run is given besides its config, from the start message.
 export type RunSetup = {
   config: EngineConfig;
-  llm: ModelClient;
+  llm: ModelRouter;
   pool: ReplPool;
   log: LogWriter;
   redactor: Redactor;
@@ -35,6 +36,15 @@ export type RunSetup = {
   environment: Record<string, string>;
   mcp: McpService; // main.ts closes it when the run ends
   namedAgents: Record<string, NamedAgent>;
+  llmKwargs: RunLlmKwargs;
+};
+
+// The provider options of the run and of each role, and the known keys they are checked against.
+export type RunLlmKwargs = {
+  run: Record<string, unknown>;
+  root: Record<string, unknown>;
+  sub: Record<string, unknown>;
+  known: KnownParameters;
 };
 
 export class Run {
@@ -46,13 +56,14 @@ export class Run {
   private readonly agents = new Map<string, AgentSpec>(); // the agents running now
   private readonly callsMade = new Map<string, number>(); // model calls of each running agent
   readonly config: EngineConfig;
-  readonly llm: ModelClient;
+  readonly llm: ModelRouter;
   readonly namedAgents: Record<string, NamedAgent>;
   readonly pool: ReplPool;
   readonly log: LogWriter;
   readonly redactor: Redactor;
   readonly environment: Record<string, string>;
   readonly mcp: McpService;
+  private readonly llmKwargs: RunLlmKwargs;
   private readonly hostFunctions: HostFunctionBridge;
 
   constructor(setup: RunSetup) {
@@ -66,6 +77,7 @@ export class Run {
       environment: this.environment,
       mcp: this.mcp,
       namedAgents: this.namedAgents,
+      llmKwargs: this.llmKwargs,
     } = setup);
     this.requestGate = new RequestGate(this.config, this.usage);
   }
@@ -150,7 +162,7 @@ export class Run {
   ): Promise<ModelReply> {
     this.throwIfStopped();
     const started = performance.now();
-    const completion = await this.llm.complete(agent.model, messages, this.stopSignal, {
+    const completion = await this.llm.complete(agent.model, messages, agent.llmKwargs, this.stopSignal, {
       enter: () => this.requestGate.enter(agent.model, messages, this.stopSignal),
       onRetry: (notice) =>
         this.log.write({
@@ -235,9 +247,18 @@ export class Run {
     if (unknownServers.length > 0) {
       throw agentError(`MCP servers not available to ${parentId}: ${unknownServers.join(", ")}`);
     }
+    const depth = parent.depth + 1;
+    const model = childModel(this.config, depth, request.model, namedAgent);
+    const llmKwargs = mergeParameters(this.llmKwargs.run, this.llmKwargs.sub, request.llm_kwargs ?? {});
+    const server = this.llm.serverOf(model);
+    const problem = parameterProblem(
+      llmKwargs,
+      server.kind === "host" ? null : server.provider,
+      this.llmKwargs.known,
+    );
+    if (problem !== null) throw agentError(`llm_query for model ${JSON.stringify(model)}: ${problem}`);
     const index = this.childCounts.get(parentId) ?? 0;
     this.childCounts.set(parentId, index + 1);
-    const depth = parent.depth + 1;
     // A named agent's own tools come on top of what the parent passed on; its own win a name clash.
     const ownTools = namedAgent?.tools ?? [];
     const ownToolNames = new Set(ownTools.map((tool) => tool.name));
@@ -248,7 +269,7 @@ export class Run {
       id: `${parentId}.${index}`,
       parentId,
       depth,
-      model: childModel(this.config, depth, request.model, namedAgent),
+      model,
       namedAgent: request.agent,
       images,
       instruction: request.instruction,
@@ -262,6 +283,7 @@ export class Run {
         toolNames.has(fn.name) && !ownToolNames.has(fn.name)
       ),
       mcpServers: [...servers],
+      llmKwargs,
     });
   }
 

@@ -7,6 +7,7 @@ export type Usage = {
   completion_tokens: number;
   total_tokens: number;
   cached_tokens: number; // of the prompt tokens, those the provider served from its cache
+  cache_write_tokens: number; // of the prompt tokens, those the provider wrote to its cache
   reasoning_tokens: number; // of the completion tokens, those spent reasoning
   llm_calls: number; // answered model calls (limits.max_llm_calls counts every request sent)
   agents: number;
@@ -22,15 +23,17 @@ export type ModelUsage = {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  cache_write_tokens: number;
   cost: number | null;
 };
 
-// cached_tokens and reasoning_tokens are 0 when the provider reports no
-// prompt_tokens_details.cached_tokens or completion_tokens_details.reasoning_tokens.
+// cached_tokens, cache_write_tokens and reasoning_tokens are 0 when the provider reports none.
+// prompt_tokens counts them all: cached and written tokens are part of the prompt.
 export type CallUsage = {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  cache_write_tokens: number;
   reasoning_tokens: number;
   cost: number | null;
 };
@@ -40,6 +43,7 @@ export const UNREPORTED_USAGE: CallUsage = {
   prompt_tokens: 0,
   completion_tokens: 0,
   cached_tokens: 0,
+  cache_write_tokens: 0,
   reasoning_tokens: 0,
   cost: null,
 };
@@ -48,6 +52,7 @@ export class UsageTotals {
   private promptTokens = 0;
   private completionTokens = 0;
   private cachedTokens = 0;
+  private cacheWriteTokens = 0;
   private reasoningTokens = 0;
   private llmCalls = 0;
   private agents = 0;
@@ -62,6 +67,7 @@ export class UsageTotals {
         prompt_tokens: 0,
         completion_tokens: 0,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         cost: 0,
         callsWithoutCost: 0,
       };
@@ -69,12 +75,14 @@ export class UsageTotals {
     share.prompt_tokens += call.prompt_tokens;
     share.completion_tokens += call.completion_tokens;
     share.cached_tokens += call.cached_tokens;
+    share.cache_write_tokens += call.cache_write_tokens;
     if (call.cost === null) share.callsWithoutCost += 1;
     else share.cost = (share.cost ?? 0) + call.cost;
     this.byModel.set(model, share);
     this.promptTokens += call.prompt_tokens;
     this.completionTokens += call.completion_tokens;
     this.cachedTokens += call.cached_tokens;
+    this.cacheWriteTokens += call.cache_write_tokens;
     this.reasoningTokens += call.reasoning_tokens;
     this.llmCalls += 1;
     if (call.cost === null) this.callsWithoutCost += 1;
@@ -95,6 +103,7 @@ export class UsageTotals {
       completion_tokens: this.completionTokens,
       total_tokens: this.promptTokens + this.completionTokens,
       cached_tokens: this.cachedTokens,
+      cache_write_tokens: this.cacheWriteTokens,
       reasoning_tokens: this.reasoningTokens,
       llm_calls: this.llmCalls,
       agents: this.agents,

@@ -25,9 +25,12 @@ from fast_rlm.net_grant import check_net_grant
 from fast_rlm.resources import packaged_config_file
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 LOCAL_CONFIG_NAME = "rlm_config.yaml"
 # Where the key is looked for when the config has none, first found wins (the original's order).
 API_KEY_VARIABLES = ("RLM_MODEL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
+ANTHROPIC_KEY_VARIABLE = "ANTHROPIC_API_KEY"
+ANTHROPIC_BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -57,6 +60,9 @@ class ModelPrice:
 
     prompt_per_million: float = Field(ge=0)
     completion_per_million: float = Field(ge=0)
+    # Prompt tokens read from / written to the provider's prompt cache; None: prompt_per_million.
+    cached_prompt_per_million: float | None = Field(default=None, ge=0)
+    cache_write_per_million: float | None = Field(default=None, ge=0)
 
 
 # Model-name prefixes of the original fast-rlm's other backends, which this one does not have.
@@ -81,6 +87,9 @@ class _ConfigFields:
     models_by_depth: dict[int, str] = Field(default_factory=dict)
     base_url: str | None = Field(default_factory=lambda: _packaged("base_url"))
     api_key: SecretStr | None = Field(default=None, repr=False)
+    anthropic_base_url: str | None = Field(default_factory=lambda: _packaged("anthropic_base_url"))
+    anthropic_api_key: SecretStr | None = Field(default=None, repr=False)
+    prompt_caching: bool = Field(default_factory=lambda: _packaged("prompt_caching"))
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
     max_calls_per_subagent: int = Field(default_factory=lambda: _packaged("max_calls_per_subagent"), ge=1)
     truncate_len: int = Field(default_factory=lambda: _packaged("truncate_len"), ge=1)
@@ -153,6 +162,7 @@ class _ConfigFields:
 # The engine has no use for these: the key travels apart from the config, the rest do nothing here.
 _NOT_FOR_THE_ENGINE = (
     "api_key",
+    "anthropic_api_key",
     "enable_compression_guard",
     "compression_min_chars",
     "compression_ratio",
@@ -215,10 +225,37 @@ class RLMConfig(_ConfigFields):
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get("RLM_MODEL_BASE_URL") or DEFAULT_BASE_URL
 
-    def resolved_api_key(self) -> str:
+    def resolved_anthropic_base_url(self) -> str:
+        return (
+            self.anthropic_base_url
+            or os.environ.get(ANTHROPIC_BASE_URL_VARIABLE)
+            or DEFAULT_ANTHROPIC_BASE_URL
+        )
+
+    def optional_api_key(self) -> str | None:
+        """The OpenAI-compatible endpoint's key, if one is set."""
         if self.api_key:
             return self.api_key.get_secret_value()
-        key = next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
+        return next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
+
+    def optional_anthropic_api_key(self) -> str | None:
+        if self.anthropic_api_key:
+            return self.anthropic_api_key.get_secret_value()
+        return os.environ.get(ANTHROPIC_KEY_VARIABLE) or None
+
+    def resolved_anthropic_api_key(self, models: list[str]) -> str:
+        """The Anthropic key, which `models` (the run's Anthropic models) need."""
+        key = self.optional_anthropic_api_key()
+        if not key:
+            raise MissingAPIKeyError(
+                f"No Anthropic API key for the model(s) {', '.join(models)}. Set the "
+                f"{ANTHROPIC_KEY_VARIABLE} environment variable, or pass RLMConfig(anthropic_api_key=...) / "
+                "config={'anthropic_api_key': ...} to fast_rlm.run()."
+            )
+        return key
+
+    def resolved_api_key(self) -> str:
+        key = self.optional_api_key()
         if not key:
             raise MissingAPIKeyError(
                 "No API key. Set the RLM_MODEL_API_KEY (or OPENAI_API_KEY, OPENROUTER_API_KEY) environment "
@@ -231,13 +268,14 @@ class RLMConfig(_ConfigFields):
         """What the engine receives: its fields, the base URL resolved, never the key."""
         fields = {name: value for name, value in asdict(self).items() if name not in _NOT_FOR_THE_ENGINE}
         fields["base_url"] = self.resolved_base_url()
+        fields["anthropic_base_url"] = self.resolved_anthropic_base_url()
         fields["sub_agent"] = self.sub_agent or self.primary_agent
         fields["models_by_depth"] = {str(depth): model for depth, model in self.models_by_depth.items()}
         return fields
 
-    def configured_models(self) -> set[str]:
-        """Every model the config names for some agent."""
-        return {self.primary_agent, self.sub_agent or self.primary_agent, *self.models_by_depth.values()}
+    def helper_models(self) -> set[str]:
+        """The models the config names for the root's helpers (named agents' models aside)."""
+        return {self.sub_agent or self.primary_agent, *self.models_by_depth.values()}
 
 
 def config_error_from(error: ValidationError, source: str) -> ConfigError:

@@ -36,8 +36,8 @@ class ConfigError(FastRLMError, ValueError):
 
 
 class ConfigTypeError(ConfigError, TypeError):
-    """An argument of run() has the wrong type: config, env_variables, mcp_servers, llm_kwargs or
-    verbosity."""
+    """An argument of run() has the wrong type: config, env_variables, mcp_servers, llm_kwargs (or
+    root_llm_kwargs, sub_llm_kwargs) or verbosity."""
 
 
 class UnsupportedFeatureError(ConfigError):
@@ -46,7 +46,13 @@ class UnsupportedFeatureError(ConfigError):
 
 
 class MissingAPIKeyError(ConfigError):
-    """No API key: set RLM_MODEL_API_KEY or pass api_key in the config."""
+    """No API key for a provider a configured model uses: set RLM_MODEL_API_KEY (or api_key in the
+    config) for the OpenAI-compatible endpoint, ANTHROPIC_API_KEY (or anthropic_api_key) for
+    "anthropic:" models."""
+
+
+class UnknownProviderError(ConfigError):
+    """A model name starts with a provider prefix this version does not know ("foo:model")."""
 
 
 class MissingExtraError(ConfigError, ImportError):

@@ -55,12 +55,14 @@ class ErrorInfo(_LogModel):
 
 class CallUsage(_LogModel):
     """Tokens and cost of one model call. `cost` is None when the provider did not report it.
-    `cached_tokens` (of the prompt) and `reasoning_tokens` (of the completion) are 0 when it reported
-    none, and in logs written before they existed."""
+    `cached_tokens` and `cache_write_tokens` (of the prompt: read from and written to the provider's
+    prompt cache) and `reasoning_tokens` (of the completion) are 0 when it reported none, and in logs
+    written before they existed."""
 
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost: float | None = None
 
@@ -80,6 +82,7 @@ class ModelUsage(_LogModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     cost: float | None = None
 
 
@@ -87,13 +90,14 @@ class Usage(_LogModel):
     """Run totals of what the model's replies reported. `cost` is None unless the provider reported it
     for every call. `limits` holds each run-wide cap (max_llm_calls, max_prompt_tokens,
     max_completion_tokens, max_money_spent) beside what was used of it, retried requests included;
-    logs written before it existed have none. `cached_tokens` and `reasoning_tokens` sum those of
-    the calls (0 in logs written before they existed)."""
+    logs written before it existed have none. `cached_tokens`, `cache_write_tokens` and
+    `reasoning_tokens` sum those of the calls (0 in logs written before they existed)."""
 
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     llm_calls: int
     agents: int

@@ -67,6 +67,7 @@ class AgentProgress:
     llm_calls: int = 0
     steps: int = 0
     tokens: int = 0
+    cached_tokens: int = 0  # of the prompt tokens in `tokens`, those read from the provider's cache
     cost: float = 0.0
     unpriced_calls: int = 0
     duration_s: float | None = None
@@ -105,6 +106,7 @@ class RunProgress:
         self.run_end: RunEnd | None = None
         self.llm_calls = 0
         self.tokens = 0
+        self.cached_tokens = 0
         self.cost = 0.0
         self.unpriced_calls = 0
         self.caps = ""  # the run-wide caps in force, from run_start
@@ -132,8 +134,10 @@ class RunProgress:
             agent.llm_calls += 1
             tokens = event.usage.prompt_tokens + event.usage.completion_tokens
             agent.tokens += tokens
+            agent.cached_tokens += event.usage.cached_tokens
             self.llm_calls += 1
             self.tokens += tokens
+            self.cached_tokens += event.usage.cached_tokens
             if event.usage.cost is None:
                 agent.unpriced_calls += 1
                 self.unpriced_calls += 1
@@ -248,7 +252,7 @@ def _row_cells(row: AgentProgress | _FoldedRow, now: float) -> list[tuple[str, s
         ("  " * row.depth + f"{glyph} {row.agent_id}", style),
         (words, style),
         (format_count(row.steps), ""),
-        (format_count(row.tokens), ""),
+        (_tokens_cell(row.tokens, row.cached_tokens), ""),
         (format_cost(row.reported_cost) if row.llm_calls else "-", ""),
         (format_duration(row.elapsed_s(now)), ""),
     ]
@@ -277,12 +281,18 @@ def _header(run: RunProgress, now: float) -> Text:
     header.append(f"fast-rlm {status}", style="bold")
     header.append(
         f" {format_duration(run.elapsed_s(now))} · cost {format_cost(run.reported_cost)} · "
-        f"{_counted(run.tokens, 'token')} · {_counted(run.llm_calls, 'LLM call')} · "
+        f"{_tokens_cell(run.tokens, run.cached_tokens, ' tokens')} · {_counted(run.llm_calls, 'LLM call')} · "
         f"{_counted(len(states), 'agent')} ("
         + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
         + ")"
     )
     return _cropped(header)
+
+
+def _tokens_cell(tokens: int, cached: int, noun: str = "") -> str:
+    """A token count, with the share read from the prompt cache when the provider reported any."""
+    text = f"{format_count(tokens)}{noun}"
+    return f"{text} ({cached * 100 // max(tokens, 1)}% cached)" if cached else text
 
 
 def _counted(count: int, noun: str) -> str:

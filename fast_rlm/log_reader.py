@@ -98,6 +98,7 @@ class AgentRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     reported_cost: float = 0.0
     calls_without_cost: int = 0
@@ -340,6 +341,7 @@ class LogIndex:
             record.prompt_tokens += event.usage.prompt_tokens
             record.completion_tokens += event.usage.completion_tokens
             record.cached_tokens += event.usage.cached_tokens
+            record.cache_write_tokens += event.usage.cache_write_tokens
             record.reasoning_tokens += event.usage.reasoning_tokens
             if event.usage.cost is None:
                 record.calls_without_cost += 1

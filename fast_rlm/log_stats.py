@@ -26,6 +26,7 @@ class RunTotals:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int
     reasoning_tokens: int
     cost: float | None
     duration_s: float | None
@@ -46,6 +47,7 @@ def run_totals(index: LogIndex) -> RunTotals:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             reasoning_tokens=usage.reasoning_tokens,
             cost=usage.cost,
             duration_s=index.run_end.duration_s,
@@ -65,6 +67,7 @@ def run_totals(index: LogIndex) -> RunTotals:
         prompt_tokens=sum(record.prompt_tokens for record in records),
         completion_tokens=sum(record.completion_tokens for record in records),
         cached_tokens=sum(record.cached_tokens for record in records),
+        cache_write_tokens=sum(record.cache_write_tokens for record in records),
         reasoning_tokens=sum(record.reasoning_tokens for record in records),
         cost=None if llm_calls == 0 or unpriced else sum(record.reported_cost for record in records),
         duration_s=elapsed,
@@ -90,6 +93,17 @@ def format_count(count: int) -> str:
     return f"{count:,}"
 
 
+def cache_note(cached_tokens: int, cache_write_tokens: int) -> str:
+    """ " (N cached, M written to cache)" for prompt tokens the provider's cache served or stored; ""
+    when it reported none."""
+    parts = [
+        f"{format_count(count)} {kind}"
+        for count, kind in ((cached_tokens, "cached"), (cache_write_tokens, "written to cache"))
+        if count
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def format_totals(totals: RunTotals) -> str:
     """One line: what the run did and cost."""
     cost = format_cost(totals.cost)
@@ -101,7 +115,11 @@ def format_totals(totals: RunTotals) -> str:
     # Shown only when the provider reported some, so most runs' line stays short.
     details = ", ".join(
         f"{format_count(count)} {kind}"
-        for count, kind in ((totals.cached_tokens, "cached"), (totals.reasoning_tokens, "reasoning"))
+        for count, kind in (
+            (totals.cached_tokens, "cached"),
+            (totals.cache_write_tokens, "written to cache"),
+            (totals.reasoning_tokens, "reasoning"),
+        )
         if count
     )
     return (

@@ -20,7 +20,13 @@ from fast_rlm.errors import ModelCallableError
 
 MAX_PARALLEL_CALLS = 16
 SIGNATURE_HELP = "def my_model(messages, **llm_kwargs) -> str | dict  (sync or async)"
-_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens")
+_USAGE_COUNTS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 
 Reply = Callable[[dict[str, Any]], None]
 

@@ -35,11 +35,13 @@ from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_
 from fast_rlm.host_functions import HostFunctionRunner
 from fast_rlm.images import run_images
 from fast_rlm.input_file import read_input_file
+from fast_rlm.llm_kwargs import check_llm_kwargs, known_keys_for_engine
 from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.named_agents import named_agent_specs
 from fast_rlm.net_grant import merge_net_grants
 from fast_rlm.output_schema import to_json_schema
 from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
+from fast_rlm.providers import models_by_provider
 from fast_rlm.python_models import ModelRunner, python_models_of
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
@@ -66,7 +68,9 @@ def run(
     REPL; `instruction` says what to do with it. Returns {"results", "usage", "log_file", "run_id"}.
     Failures raise fast_rlm.errors.FastRLMError subclasses carrying partial results and the log path.
     `on_event` gets every event (fast_rlm.events models, run_end last), `on_step` every CodeStep.
-    `llm_kwargs` (temperature, seed, ...) go into the body of every model request, root and children.
+    `llm_kwargs` (temperature, seed, ..., extra_body) go into the body of every model request, root and
+    children; `root_llm_kwargs` / `sub_llm_kwargs` add to them for the root's or the helpers' requests
+    (fast_rlm/llm_kwargs.py lists the known keys).
     The first eight parameters may be given by position, in the original fast-rlm's order.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """
@@ -191,14 +195,34 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     host_function_specs = [host_function_spec(function) for function in host_functions]
     check_unique(tools + host_function_specs)
     env_variables = _check_env_variables(arguments["env_variables"])
-    llm_kwargs = _check_llm_kwargs(arguments["llm_kwargs"])
+    # Python models run on the host: they need no provider, key, endpoint or network.
+    named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
+    root_models = {resolved.primary_agent} - set(python_models)
+    child_models = (resolved.helper_models() | named_models) - set(python_models)
+    served = models_by_provider(root_models | child_models)
+    providers = set(served)
+    llm_kwargs = check_llm_kwargs(arguments["llm_kwargs"], "llm_kwargs", providers)
+    root_llm_kwargs = check_llm_kwargs(
+        arguments["root_llm_kwargs"], "root_llm_kwargs", set(models_by_provider(root_models))
+    )
+    sub_llm_kwargs = check_llm_kwargs(
+        arguments["sub_llm_kwargs"], "sub_llm_kwargs", set(models_by_provider(child_models))
+    )
     mcp = plan_mcp_servers(arguments["mcp_servers"])
     tracer_provider = resolve_tracer_provider(arguments["tracer_provider"])
-    named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
-    # With every configured model a Python callable, no endpoint, key or network is needed.
-    needs_endpoint = bool((resolved.configured_models() | named_models) - set(python_models))
-    api_key = resolved.resolved_api_key() if needs_endpoint else ""
-    net_hosts = [_check_reachable(resolved.resolved_base_url())] if needs_endpoint else []
+    # A provider no configured model uses gets its key only if one is set (an llm_query may name
+    # one of its models), and no network access.
+    api_key = resolved.resolved_api_key() if "openai" in providers else resolved.optional_api_key()
+    anthropic_api_key = (
+        resolved.resolved_anthropic_api_key(served["anthropic"])
+        if "anthropic" in providers
+        else resolved.optional_anthropic_api_key()
+    )
+    model_urls = {
+        "openai": (resolved.resolved_base_url(), "base_url / RLM_MODEL_BASE_URL"),
+        "anthropic": (resolved.resolved_anthropic_base_url(), "anthropic_base_url / ANTHROPIC_BASE_URL"),
+    }
+    net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(providers)]
     install_engine_dependencies()
 
     run_id = uuid.uuid4().hex
@@ -207,7 +231,8 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "type": "start",
         "run_id": run_id,
         "config": resolved.engine_fields(),
-        "api_key": api_key,
+        "api_key": api_key or "",
+        "anthropic_api_key": anthropic_api_key or "",
         "instruction": instruction,
         "log_file": str(log_file),
         "snapshot_file": str(snapshot_file()),
@@ -216,6 +241,9 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "host_functions": host_function_specs,
         "env_variables": env_variables,
         "llm_kwargs": llm_kwargs,
+        "root_llm_kwargs": root_llm_kwargs,
+        "sub_llm_kwargs": sub_llm_kwargs,
+        "llm_kwargs_keys": known_keys_for_engine(),
         "mcp_servers": mcp.servers,
         "host_models": sorted(python_models),
         "agents": agents,
@@ -267,34 +295,6 @@ def _check_env_variables(env_variables: Any) -> dict[str, str]:
     return dict(env_variables)
 
 
-# Request-body keys the engine sets or relies on: it sends the model and messages itself, reads one
-# whole JSON reply, and budgets for a single completion per request.
-_ENGINE_REQUEST_KEYS = ("model", "messages", "stream", "stream_options", "n")
-
-
-def _check_llm_kwargs(llm_kwargs: Any) -> dict[str, Any]:
-    if llm_kwargs is None:
-        return {}
-    if not isinstance(llm_kwargs, dict) or not all(isinstance(name, str) for name in llm_kwargs):
-        raise ConfigTypeError(
-            "llm_kwargs must be a dict with str keys of chat-completion parameters, e.g. {'temperature': 0}."
-        )
-    taken = [name for name in llm_kwargs if name in _ENGINE_REQUEST_KEYS]
-    if taken:
-        raise ConfigError(
-            f"llm_kwargs cannot set {', '.join(map(repr, taken))}: the engine sets "
-            f"{', '.join(_ENGINE_REQUEST_KEYS)} of every request itself. Choose models with "
-            "primary_agent and sub_agent in the config."
-        )
-    try:
-        json.dumps(llm_kwargs, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(
-            f"llm_kwargs must hold JSON values only (they go into the request body): {error}."
-        ) from None
-    return dict(llm_kwargs)
-
-
 def _resolve_input(
     query: Any, input_file: str | Path | None, instruction: str | None
 ) -> tuple[Any, str | None]:
@@ -324,19 +324,18 @@ def _resolve_input(
     return query, instruction
 
 
-def _check_reachable(base_url: str) -> str:
+def _check_reachable(base_url: str, setting: str = "base_url / RLM_MODEL_BASE_URL") -> str:
     """Fails fast on an endpoint nobody answers at; returns the host:port the engine may reach."""
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"base_url {base_url!r} is not an http(s) URL. Set base_url or RLM_MODEL_BASE_URL.")
+        raise ConfigError(f"The model endpoint {base_url!r} is not an http(s) URL. Set {setting}.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         with socket.create_connection((parts.hostname, port), timeout=REACHABILITY_TIMEOUT_S):
             pass
     except OSError as error:
         raise LLMUnreachableError(
-            f"Cannot connect to the model endpoint {base_url} ({error}). "
-            "Check base_url / RLM_MODEL_BASE_URL and your network."
+            f"Cannot connect to the model endpoint {base_url} ({error}). Check {setting} and your network."
         ) from None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{host}:{port}"

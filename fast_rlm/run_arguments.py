@@ -35,6 +35,8 @@ class RunOptions(TypedDict, total=False):
     input_file: str | Path | None
     host_functions: list[Callable[..., Any]] | None
     llm_kwargs: dict[str, Any] | None
+    root_llm_kwargs: dict[str, Any] | None
+    sub_llm_kwargs: dict[str, Any] | None
     allow_net: list[str] | None
     # A model for every agent: a name, or a Python callable (fast_rlm/python_models.py).
     model: str | Callable[..., Any] | None

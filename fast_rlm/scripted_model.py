@@ -1,8 +1,11 @@
-"""A scripted OpenAI-compatible chat-completions server on 127.0.0.1.
+"""A scripted model server on 127.0.0.1: OpenAI-compatible chat completions at `base_url`, and the
+Anthropic Messages API at `anthropic_base_url` (scripted_wire.py), with Anthropic-style prompt
+caching for prompts marked with cache_control (scripted_prompt_cache.py).
 
 It stands in for the model in the demo, the tests, the examples and the benchmarks: a `responder`
-function reads each request and says what the "model" replies (or which HTTP failure to return).
-Every request is recorded, with the usage each reply reported and the peak of requests in flight.
+function reads each request (in the chat-completions view, whichever wire it came on) and says what
+the "model" replies (or which HTTP failure to return). Every request is recorded, with the usage
+each reply reported and the peak of requests in flight.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fast_rlm.scripted_prompt_cache import PrefixCache
+from fast_rlm.scripted_wire import ChatRequest, read_request, reply_body
+
 
 @dataclass
 class ScriptedReply:
@@ -25,7 +31,9 @@ class ScriptedReply:
 
     `content` may be a list of parts ([{"type": "text", "text": ...}, ...]), sent as is, as some
     providers do; `null_content` sends content null (a reply of reasoning only). `reasoning_content`
-    and `reasoning` are the reasoning fields of DeepSeek/vLLM and OpenRouter-style providers.
+    and `reasoning` are the reasoning fields of DeepSeek/vLLM and OpenRouter-style providers. On the
+    Messages API they go out as thinking blocks, a list `content` as its blocks, and `finish_reason`
+    as stop_reason ("length" as "max_tokens").
     """
 
     content: str | list[dict[str, Any]] | None = None
@@ -74,8 +82,15 @@ def repl(code: str) -> str:
     return f"```repl\n{code.strip()}\n```"
 
 
-def _estimated_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+def _missing_anthropic_header(request: ChatRequest, headers: Any) -> ScriptedReply | None:
+    """The Anthropic API's refusal of a request without its key or version header."""
+    if request.wire != "anthropic":
+        return None
+    if not headers.get("x-api-key"):
+        return ScriptedReply(status=401, body='{"type":"error","error":{"type":"authentication_error"}}')
+    if not headers.get("anthropic-version"):
+        return ScriptedReply(status=400, body='{"type":"error","error":{"type":"invalid_request_error"}}')
+    return None
 
 
 class _LoopbackHTTPServer(ThreadingHTTPServer):
@@ -92,7 +107,10 @@ class ScriptedModelServer:
     def __init__(self, responder: Responder, latency_s: float = 0.0) -> None:
         self.responder = responder
         self.latency_s = latency_s
+        # Every request as the responder saw it (its messages' contents as strings, the system
+        # prompt first), and as it came over the wire, with its path and headers.
         self.requests: list[dict[str, Any]] = []
+        self.wire_requests: list[dict[str, Any]] = []
         self.authorization_headers: list[str] = []
         # Per request, in arrival order: when it arrived and when the client hung up before the reply
         # (None if it did not), both from time.monotonic().
@@ -102,6 +120,7 @@ class ScriptedModelServer:
         # Requests received and not yet answered (or hung up on); the most there ever were at once.
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.prompt_cache = PrefixCache()
         self._lock = threading.Lock()
         self._server = _LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -110,6 +129,11 @@ class ScriptedModelServer:
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     @property
     def request_count(self) -> int:
@@ -131,10 +155,13 @@ class ScriptedModelServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _record(self, request: dict[str, Any], authorization: str) -> dict[str, float | None]:
+    def _record(
+        self, request: ChatRequest, wire: dict[str, Any], authorization: str
+    ) -> dict[str, float | None]:
         timing: dict[str, float | None] = {"arrived": time.monotonic(), "client_left": None}
         with self._lock:
-            self.requests.append(request)
+            self.requests.append(request.view)
+            self.wire_requests.append(wire)
             self.authorization_headers.append(authorization)
             self.timings.append(timing)
             self.in_flight += 1
@@ -159,8 +186,10 @@ class ScriptedModelServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
-                request = json.loads(self.rfile.read(length))
-                timing = server._record(request, self.headers.get("authorization", ""))
+                body = json.loads(self.rfile.read(length))
+                request = read_request(self.path, body)
+                wire = {"path": self.path, "headers": dict(self.headers.items()), "body": body}
+                timing = server._record(request, wire, self.headers.get("authorization", ""))
                 try:
                     answer = self._answer(request, timing)
                 finally:
@@ -179,10 +208,10 @@ class ScriptedModelServer:
                 self.wfile.write(body)
 
             def _answer(
-                self, request: dict[str, Any], timing: dict[str, float | None]
+                self, request: ChatRequest, timing: dict[str, float | None]
             ) -> tuple[ScriptedReply, bytes] | None:
                 """The reply and its body, or None when the connection is closed instead."""
-                reply = server.responder(request)
+                reply = _missing_anthropic_header(request, self.headers) or server.responder(request.view)
                 if isinstance(reply, str):
                     reply = ScriptedReply(content=reply)
                 if server.latency_s or reply.delay_s:
@@ -202,48 +231,11 @@ class ScriptedModelServer:
                 readable, _, _ = select.select([self.connection], [], [], seconds)
                 return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
 
-            def _completion(self, request: dict[str, Any], reply: ScriptedReply) -> dict[str, Any]:
-                content = reply.content or ""
-                reply_message: dict[str, Any] = {
-                    "role": "assistant",
-                    "content": None if reply.null_content else content,
-                }
-                if reply.reasoning_content is not None:
-                    reply_message["reasoning_content"] = reply.reasoning_content
-                if reply.reasoning is not None:
-                    reply_message["reasoning"] = reply.reasoning
-                prompt_tokens = sum(
-                    _estimated_tokens(message_text(message)) for message in request["messages"]
-                )
-                completion_tokens = _estimated_tokens(
-                    content if isinstance(content, str) else json.dumps(content)
-                )
-                usage: dict[str, Any] = {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                }
-                if reply.cost is not None:
-                    usage["cost"] = reply.cost
-                if reply.cached_tokens is not None:
-                    usage["prompt_tokens_details"] = {"cached_tokens": reply.cached_tokens}
-                if reply.reasoning_tokens is not None:
-                    usage["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
+            def _completion(self, request: ChatRequest, reply: ScriptedReply) -> dict[str, Any]:
+                account = server.prompt_cache.account(request.view.get("model", ""), request.blocks)
+                body, usage = reply_body(request, reply, account)
                 with server._lock:
                     server.reported_usage.append(usage)
-                return {
-                    "id": "scripted",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": request.get("model", "scripted"),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": reply_message,
-                            "finish_reason": reply.finish_reason,
-                        }
-                    ],
-                    "usage": usage,
-                }
+                return body
 
         return Handler

@@ -18,7 +18,7 @@ from textual.widgets import Collapsible, Static
 from fast_rlm.errors import LogFileError
 from fast_rlm.events import AgentEnd, HostCall
 from fast_rlm.log_reader import LogIndex, Turn
-from fast_rlm.log_stats import format_cost, format_count, format_duration
+from fast_rlm.log_stats import cache_note, format_cost, format_count, format_duration
 from fast_rlm.terminal_text import printable_fields
 from tui.agent_tree import STATUS_STYLES
 
@@ -90,7 +90,8 @@ class TurnView(Vertical):
                 (f"call {turn.number}", "bold"),
                 f" · {call.model} · {format_duration(call.duration_s)} · ",
                 f"{format_count(usage.prompt_tokens)} prompt + {format_count(usage.completion_tokens)} "
-                f"completion tokens · cost {format_cost(usage.cost)}",
+                f"completion tokens{cache_note(usage.cached_tokens, usage.cache_write_tokens)} · "
+                f"cost {format_cost(usage.cost)}",
             )
             if call.attempts > 1:
                 title.append(f" · {call.attempts} attempts", "yellow")
@@ -284,7 +285,9 @@ class AgentSteps(VerticalScroll):
         if record.host_calls:
             usage.append(plural(record.host_calls, "host function call"))
         tokens = f"{format_count(record.prompt_tokens)} prompt + {format_count(record.completion_tokens)}"
-        usage.append(tokens + " completion tokens")
+        usage.append(
+            tokens + " completion tokens" + cache_note(record.cached_tokens, record.cache_write_tokens)
+        )
         usage += [f"cost {format_cost(record.cost)}", format_duration(record.duration_s)]
         table.add_row("usage", " · ".join(usage))
         try:

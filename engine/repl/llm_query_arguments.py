@@ -119,7 +119,18 @@ def _agent(agent, agent_names) -> str | None:
 
 
 def child_request(
-    data, positional: tuple, instruction, schema, tools, mcp_servers, mcp, model, agent, images, agent_names
+    data,
+    positional: tuple,
+    instruction,
+    schema,
+    tools,
+    mcp_servers,
+    mcp,
+    model,
+    agent,
+    images,
+    llm_kwargs,
+    agent_names,
 ) -> dict:
     """The llm_query request for the engine. `instruction`, `schema`, `tools`, `mcp_servers` and `mcp`
     are NOT_GIVEN when the caller left them out. `data` is checked when the request is serialised.
@@ -173,4 +184,17 @@ def child_request(
         "model": model,
         "agent": _agent(agent, agent_names),
         "images": _images(images),
+        "llm_kwargs": _llm_kwargs(llm_kwargs),
     }
+
+
+def _llm_kwargs(llm_kwargs):
+    """The provider options of one llm_query; the engine checks their names for the child's model."""
+    if llm_kwargs is None:
+        return None
+    if not isinstance(llm_kwargs, dict) or not all(isinstance(name, str) for name in llm_kwargs):
+        raise TypeError(
+            "llm_query: llm_kwargs must be a dict of provider options with str keys, e.g. "
+            f"llm_kwargs={{'temperature': 0}}; got {llm_kwargs!r}."
+        )
+    return llm_kwargs

@@ -186,6 +186,9 @@ def engine_request_sync(channel, kind: str, payload, error_class: type[Exception
 
 
 def _make_llm_query(channel, known_agents: list):
+    # llm_query's closure cells are its free variables ordered by name: `channel` comes first, and
+    # tests/compat/test_llm_query_compat.py reaches it as llm_query.__closure__[0] to forge a request
+    # past these checks. A new free variable must sort after "channel".
     def llm_query(
         data,
         *instruction_or_schema,
@@ -197,6 +200,7 @@ def _make_llm_query(channel, known_agents: list):
         model=None,
         agent=None,
         images=None,
+        llm_kwargs=None,
     ):
         """Start a helper agent on `data` (its `context`); await the result for its FINAL value.
 
@@ -204,7 +208,8 @@ def _make_llm_query(channel, known_agents: list):
         schema) all work. schema: the shape the helper must answer in (a JSON Schema dict, or
         int/str/float/bool/list/dict, list[X], ...); tools: your functions (or their names) it may use;
         mcp_servers (or mcp): names of your MCP servers it may use; model: another model for it;
-        agent: the name of a named agent to start; images: bytes or data URLs shown to its model.
+        agent: the name of a named agent to start; images: bytes or data URLs shown to its model;
+        llm_kwargs: provider options for its model calls (temperature, max_tokens, ..., extra_body).
         """
         # Checked here, at the call, so a mistake raises where it was made, before anything is sent.
         request = child_request(
@@ -218,6 +223,7 @@ def _make_llm_query(channel, known_agents: list):
             model,
             agent,
             images,
+            llm_kwargs,
             known_agents,
         )
         try:

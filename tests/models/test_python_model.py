@@ -44,6 +44,7 @@ def test_a_sync_callable_drives_every_agent_without_endpoint_or_key():
             "prompt_tokens": 200,
             "completion_tokens": 20,
             "cached_tokens": 0,
+            "cache_write_tokens": 0,
             "cost": 1.0,
         }
     }

@@ -1,18 +1,18 @@
 // Models that are Python callables, run on the host like host functions: a call goes out as a
 // model_call message and comes back as a model_result. It passes the run's request gate as an HTTP
 // request does, so budgets, concurrency and usage apply the same. A callable that raises fails the
-// call at once (it does its own retrying, if any); one that outlasts llm_timeout_s fails it too.
-import { type ChatMessage, openAiContent } from "./chat_message.ts";
-import { llmError, llmTimeoutError } from "./errors.ts";
-import type { AttemptHooks, Completion } from "./llm_client.ts";
-import type { ModelClient } from "./model_router.ts";
-import { type ModelResultMessage, sendToHost } from "./protocol.ts";
-import { UNREPORTED_USAGE } from "./usage.ts";
-import { separateThinking } from "./reply_parts.ts";
+// call at once (it does its own retrying, if any); one that outlasts llm_timeout_s fails it too. The
+// call's llm_kwargs (run, role and llm_query merged) are its keyword arguments.
+import { type ChatMessage, openAiContent, redactedMessage } from "../chat_message.ts";
+import { llmError, llmTimeoutError } from "../errors.ts";
+import { type ModelResultMessage, sendToHost } from "../protocol.ts";
+import { separateThinking } from "../reply_parts.ts";
+import { UNREPORTED_USAGE } from "../usage.ts";
+import { redactedParameters } from "./call_parameters.ts";
+import type { AttemptHooks, CallParameters, Completion, ModelClient } from "./client.ts";
 
 export type HostModelOptions = {
   timeoutSeconds: number;
-  requestParameters: Record<string, unknown>; // the user's llm_kwargs, passed as keyword arguments
   redact: (text: string) => string;
 };
 
@@ -25,6 +25,7 @@ export class HostModelClient implements ModelClient {
   async complete(
     model: string,
     messages: ChatMessage[],
+    parameters: CallParameters,
     runSignal: AbortSignal,
     hooks: AttemptHooks,
   ): Promise<Completion> {
@@ -37,9 +38,9 @@ export class HostModelClient implements ModelClient {
       model,
       messages: messages.map((message) => ({
         role: message.role,
-        content: openAiContent(message, this.options.redact),
+        content: openAiContent(redactedMessage(message, this.options.redact)),
       })),
-      llm_kwargs: this.options.requestParameters,
+      llm_kwargs: redactedParameters(parameters, this.options.redact),
     });
     let result: ModelResultMessage;
     try {

@@ -1,11 +1,12 @@
-// OpenAI-compatible chat-completions client: one request at a time per call, retried with backoff
-// on 429, 5xx and connection failures (honouring Retry-After), never on auth errors; a 200 whose body
-// cannot be read is retried once. A timed-out request is aborted before the retry starts, so a call
-// never has two paid requests in flight. Every attempt passes the caller's gate (a concurrency slot
-// and the run's budgets) and leaves it with what it cost before any backoff starts.
-import { type CallUsage, UNREPORTED_USAGE } from "./usage.ts";
-import { type ChatMessage, messageImages, openAiContent } from "./chat_message.ts";
-import { type ModelReply, replyFromChoice } from "./reply_parts.ts";
+// Sends a model call to one provider: one request at a time per call, retried with backoff on 429,
+// 5xx and connection failures (honouring Retry-After), never on auth errors; a 200 whose body cannot
+// be read is retried once. A timed-out request is aborted before the retry starts, so a call never
+// has two paid requests in flight. Every attempt passes the caller's gate (a concurrency slot and the
+// run's budgets) and leaves it with what it cost before any backoff starts.
+import { type ChatMessage, messageImages, redactedMessage } from "../chat_message.ts";
+import type { ModelReply } from "../reply_parts.ts";
+import { UNREPORTED_USAGE } from "../usage.ts";
+import { redactedParameters } from "./call_parameters.ts";
 import {
   EngineError,
   llmAuthError,
@@ -13,34 +14,20 @@ import {
   llmRateLimitError,
   llmTimeoutError,
   llmUnreachableError,
-} from "./errors.ts";
+} from "../errors.ts";
+import type {
+  AttemptCost,
+  AttemptHooks,
+  CallParameters,
+  Completion,
+  ModelClient,
+  ModelProvider,
+  ParsedReply,
+} from "./client.ts";
 
-export type Completion = { reply: ModelReply; usage: CallUsage; attempts: number };
-
-export type RetryNotice = { attempt: number; reason: string; waitSeconds: number };
-
-// What one attempt cost, as far as the client can tell: the usage the reply reported (null when a
-// readable reply carried none), nothing (the provider answered with an HTTP error), or unknown (no
-// readable reply: a timeout, a dropped connection, a body that is not JSON).
-export type AttemptCost =
-  | { kind: "answered"; usage: CallUsage | null }
-  | { kind: "refused" }
-  | { kind: "lost" };
-
-// Held by one attempt from just before it is sent until its cost is known.
-export type AttemptPass = { leave(cost: AttemptCost): void };
-
-export type AttemptHooks = {
-  enter: () => Promise<AttemptPass>;
-  onRetry: (notice: RetryNotice) => void;
-};
-
-export type LlmClientOptions = {
-  baseUrl: string;
-  apiKey: string;
+export type HttpClientOptions = {
   timeoutSeconds: number;
   maxRetries: number;
-  requestParameters: Record<string, unknown>; // the user's llm_kwargs, in every request body
   // Applied to every string of a request: agent code can put an env_variables value into a child's
   // instruction, data, schema or model name, and none may reach the endpoint.
   redact: (text: string) => string;
@@ -57,25 +44,35 @@ type AttemptResult =
   | { kind: "answered"; reply: ModelReply; cost: AttemptCost & { kind: "answered" } }
   | { kind: "failed"; cost: AttemptCost; error: EngineError; retry: RetryAdvice | null };
 
-export class LlmClient {
-  private endpoint: string;
-
-  constructor(private options: LlmClientOptions) {
-    this.endpoint = options.baseUrl.replace(/\/+$/, "") + "/chat/completions";
-  }
+export class HttpModelClient implements ModelClient {
+  constructor(private readonly provider: ModelProvider, private readonly options: HttpClientOptions) {}
 
   async complete(
     model: string,
     messages: ChatMessage[],
+    parameters: CallParameters,
     runSignal: AbortSignal,
     hooks: AttemptHooks,
   ): Promise<Completion> {
+    const redact = this.options.redact;
+    // Built once: a provider that cannot take these parameters fails the call before anything is sent.
+    const request = this.provider.request(
+      redact(model),
+      messages.map((message) => redactedMessage(message, redact)),
+      redactedParameters(parameters, redact),
+    );
+    const body = JSON.stringify(request.body);
+    // What a refusal of images names (the model as sent, redacted).
+    const images = {
+      model: redact(model),
+      sent: messages.some((message) => messageImages(message).length > 0),
+    };
     let unreadableReplies = 0;
     for (let attempt = 1;; attempt++) {
       const pass = await hooks.enter();
       let result: AttemptResult;
       try {
-        result = await this.attempt(model, messages, runSignal);
+        result = await this.attempt(request.url, request.headers, body, images, runSignal);
       } catch (error) { // the run stopped while the request was out
         pass.leave({ kind: "lost" });
         throw error;
@@ -97,23 +94,19 @@ export class LlmClient {
 
   // One request. Throws only when the run stopped; every other outcome is returned.
   private async attempt(
-    model: string,
-    messages: ChatMessage[],
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    images: { model: string; sent: boolean },
     runSignal: AbortSignal,
   ): Promise<AttemptResult> {
     const timeoutSignal = AbortSignal.timeout(this.options.timeoutSeconds * 1000);
-    const redact = this.options.redact;
-    const body = {
-      ...this.options.requestParameters,
-      model: redact(model),
-      messages: messages.map((message) => ({ role: message.role, content: openAiContent(message, redact) })),
-    };
     let response: Response;
     try {
-      response = await fetch(this.endpoint, {
+      response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${this.options.apiKey}` },
-        body: JSON.stringify(body),
+        headers,
+        body,
         signal: AbortSignal.any([runSignal, timeoutSignal]),
       });
     } catch (error) {
@@ -122,7 +115,7 @@ export class LlmClient {
         const message = `the model did not answer within llm_timeout_s=${this.options.timeoutSeconds}s`;
         return lost(llmTimeoutError(message), "timeout");
       }
-      const message = `cannot reach ${this.endpoint}: ${error}. Check base_url / RLM_MODEL_BASE_URL.`;
+      const message = `cannot reach ${url}: ${error}. ${this.provider.urlHint}`;
       return lost(llmUnreachableError(message), "connection failed");
     }
     let text: string;
@@ -140,8 +133,8 @@ export class LlmClient {
         "connection reset",
       );
     }
-    if (response.ok) return parseCompletion(text);
-    const detail = `HTTP ${response.status} from ${this.endpoint}: ${text.slice(0, 500)}`;
+    if (response.ok) return this.readReply(text);
+    const detail = `HTTP ${response.status} from ${url}: ${text.slice(0, 500)}`;
     const refused = (error: EngineError, retry: RetryAdvice | null): AttemptResult => ({
       kind: "failed",
       cost: { kind: "refused" },
@@ -150,7 +143,7 @@ export class LlmClient {
     });
     if (response.status === 401 || response.status === 403) {
       return refused(
-        llmAuthError(`${detail}. Check the API key (RLM_MODEL_API_KEY or config api_key).`),
+        llmAuthError(`${detail}. ${this.provider.keyHint}`),
         null,
       );
     }
@@ -163,16 +156,40 @@ export class LlmClient {
         : llmError(detail);
       return refused(error, { reason: `HTTP ${response.status}`, retryAfterSeconds, unreadableReply: false });
     }
-    if (response.status === 400 && /image/i.test(text) && messages.some((m) => messageImages(m).length > 0)) {
+    // A model that takes no images answers 400 naming them; retrying would not change its mind.
+    if (response.status === 400 && images.sent && /image/i.test(text)) {
       return refused(
         llmError(
-          `${detail}. The model ${model} refused the images it was sent: give this agent a model that ` +
+          `${detail}. The model ${images.model} refused the images it was sent: give this agent a model that ` +
             `accepts images (llm_query(..., model=...), an agent's model, or sub_agent).`,
         ),
         null,
       );
     }
     return refused(llmError(detail), null);
+  }
+
+  private readReply(text: string): AttemptResult {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return {
+        kind: "failed",
+        cost: { kind: "lost" },
+        error: llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`),
+        retry: { reason: "invalid JSON body", retryAfterSeconds: null, unreadableReply: true },
+      };
+    }
+    const reply: ParsedReply = this.provider.parseReply(payload);
+    const cost = { kind: "answered" as const, usage: reply.usage };
+    if (reply.kind === "reply") return { kind: "answered", reply: reply.reply, cost };
+    return {
+      kind: "failed",
+      cost,
+      error: llmError(`${reply.problem}: ${text.slice(0, 300)}`),
+      retry: { reason: "reply without a message", retryAfterSeconds: null, unreadableReply: true },
+    };
   }
 }
 
@@ -183,53 +200,6 @@ function lost(error: EngineError, reason: string): AttemptResult {
     error,
     retry: { reason, retryAfterSeconds: null, unreadableReply: false },
   };
-}
-
-function parseCompletion(text: string): AttemptResult {
-  let payload: any;
-  try {
-    payload = JSON.parse(text);
-  } catch {
-    return {
-      kind: "failed",
-      cost: { kind: "lost" },
-      error: llmError(`the model replied with non-JSON: ${text.slice(0, 200)}`),
-      retry: { reason: "invalid JSON body", retryAfterSeconds: null, unreadableReply: true },
-    };
-  }
-  const usage = payload?.usage;
-  // A usage block without token counts says nothing: the budgets then count what was reserved.
-  const hasCounts = typeof usage === "object" && usage !== null &&
-    ("prompt_tokens" in usage || "completion_tokens" in usage);
-  const cost: AttemptCost & { kind: "answered" } = {
-    kind: "answered",
-    usage: hasCounts
-      ? {
-        prompt_tokens: tokenCount(usage.prompt_tokens),
-        completion_tokens: tokenCount(usage.completion_tokens),
-        cached_tokens: tokenCount(usage.prompt_tokens_details?.cached_tokens),
-        reasoning_tokens: tokenCount(usage.completion_tokens_details?.reasoning_tokens),
-        cost: typeof usage.cost === "number" && Number.isFinite(usage.cost) ? usage.cost : null,
-      }
-      : null,
-  };
-  // An empty or null content is an answer (the agent tells the model so); no message is not.
-  const reply = replyFromChoice(payload?.choices?.[0]);
-  if (reply === null) {
-    return {
-      kind: "failed",
-      cost,
-      error: llmError(`the model's reply has no choices[0].message: ${text.slice(0, 300)}`),
-      retry: { reason: "reply without a message", retryAfterSeconds: null, unreadableReply: true },
-    };
-  }
-  return { kind: "answered", reply, cost };
-}
-
-// A count the budgets can add up: a missing or malformed figure counts 0.
-function tokenCount(value: unknown): number {
-  const count = Number(value ?? 0);
-  return Number.isFinite(count) && count >= 0 ? count : 0;
 }
 
 function parseRetryAfter(header: string | null): number | null {

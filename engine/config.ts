@@ -7,6 +7,7 @@ export type EngineConfig = {
   models_by_depth: Record<string, string>;
   base_url: string;
   max_depth: number;
+  max_steps: number | null; // planner mode: the most agents a tree may have
   max_calls_per_subagent: number;
   truncate_len: number;
   max_concurrency: number;

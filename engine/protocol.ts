@@ -8,6 +8,7 @@ import type { EngineConfig } from "./config.ts";
 import type { CallUsage, Usage } from "./usage.ts";
 import type { NamedAgent } from "./routing.ts";
 import type { ImageInput } from "./images.ts";
+import type { RunMode } from "./run.ts";
 
 export type StartMessage = {
   type: "start";
@@ -19,6 +20,7 @@ export type StartMessage = {
   api_key: string;
   query_frame: { bytes: number; is_text: boolean }; // the query follows this message on stdin
   instruction: string | null;
+  mode: RunMode; // run(mode=...): "decompose" makes the root a planner
   log_file: string;
   snapshot_file: string;
   repl_launch: ReplLaunchPaths;

@@ -82,6 +82,8 @@ class _ConfigFields:
     base_url: str | None = Field(default_factory=lambda: _packaged("base_url"))
     api_key: SecretStr | None = Field(default=None, repr=False)
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
+    # Planner mode (run(mode="decompose")): the most agents its tree may start; None: no limit.
+    max_steps: int | None = Field(default_factory=lambda: _packaged("max_steps"), ge=1)
     max_calls_per_subagent: int = Field(default_factory=lambda: _packaged("max_calls_per_subagent"), ge=1)
     truncate_len: int = Field(default_factory=lambda: _packaged("truncate_len"), ge=1)
     max_concurrency: int = Field(default_factory=lambda: _packaged("max_concurrency"), ge=1)

@@ -37,7 +37,11 @@ export type AgentSpec = {
   namedAgent: string | null; // its name in run(agents={...}), when it was started under one
   images: ImagePart[]; // shown to its model with its first message
   llmKwargs: CallParameters; // run, role and llm_query layers merged
+  // Planner mode only (planner.ts): what the agent does in the plan. Absent in the default mode.
+  role?: AgentRole;
 };
+
+export type AgentRole = "plan" | "subtask" | "execute" | "synthesis";
 
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).
 function namespaceSetup(agent: AgentSpec, agentNames: string[]): Record<string, unknown> {

@@ -9,6 +9,7 @@ export type EngineConfig = {
   anthropic_base_url: string;
   prompt_caching: boolean;
   max_depth: number;
+  max_steps: number | null; // planner mode: the most agents a tree may have
   max_calls_per_subagent: number;
   truncate_len: number;
   max_concurrency: number;

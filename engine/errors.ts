@@ -12,6 +12,9 @@ export const llmRateLimitError = (message: string) => new EngineError("LLMRateLi
 export const llmTimeoutError = (message: string) => new EngineError("LLMTimeoutError", message);
 export const llmUnreachableError = (message: string) => new EngineError("LLMUnreachableError", message);
 export const budgetError = (message: string) => new EngineError("BudgetExceededError", message);
+// Planner mode's limits (planner.ts); both are budget errors to a caller catching BudgetExceededError.
+export const recursionDepthError = (message: string) => new EngineError("RecursionDepthError", message);
+export const maxStepsError = (message: string) => new EngineError("MaxStepsError", message);
 export const cancelledError = (message: string) => new EngineError("CancelledError", message);
 export const agentError = (message: string) => new EngineError("AgentError", message);
 export const replError = (message: string) => new EngineError("ReplError", message);

@@ -3,6 +3,7 @@
 import type { CallUsage, Usage } from "./usage.ts";
 import type { ErrorInfo } from "./protocol.ts";
 import type { ImageRecord, LoggedMessage } from "./chat_message.ts";
+import type { AgentRole } from "./agent.ts";
 
 export const LOG_SCHEMA_VERSION = 1;
 
@@ -28,6 +29,9 @@ export type AgentStart = Common & {
   depth: number;
   model: string;
   agent?: string; // the name it was started under (run(agents={...})), if any
+  // Planner mode only: "plan" (the root task's planner), "subtask" (a sub-task's planner), "execute"
+  // (the REPL agent doing a task), "synthesis" (the REPL agent combining sub-tasks' answers).
+  role?: AgentRole;
   images?: ImageRecord[]; // shown with its first message, if any
   instruction: string | null;
   context_type: string;
@@ -73,6 +77,16 @@ export type CodeStep = Common & {
   duration_s: number;
 };
 
+// Planner mode: a planner's decision, written once its reply validated. The executor (execute) or
+// the sub-tasks, in order, and then the synthesis (recurse) are its children "<agent_id>.0", ".1", ...
+export type Plan = Common & {
+  event: "plan";
+  agent_id: string;
+  action: "execute" | "recurse";
+  reason: string | null;
+  subtasks: { task: string; agent: string | null }[];
+};
+
 export type HostCall = Common & {
   event: "host_call";
   agent_id: string;
@@ -101,7 +115,16 @@ export type RunEnd = Common & {
   duration_s: number;
 };
 
-export type LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd;
+export type LogEvent =
+  | RunStart
+  | AgentStart
+  | LlmCall
+  | LlmRetry
+  | CodeStep
+  | Plan
+  | HostCall
+  | AgentEnd
+  | RunEnd;
 
 // An event without the fields the writer fills in (distributes over the union).
 export type EventBody = LogEvent extends infer E ? E extends LogEvent ? Omit<E, "v" | "ts" | "run_id"> : never

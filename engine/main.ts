@@ -134,7 +134,7 @@ async function main(): Promise<void> {
       mcpServers: Object.keys(start.mcp_servers),
       images: await checkedImages(start.images, config.max_value_mb * 1024 * 1024),
       llmKwargs: mergeParameters(start.llm_kwargs, start.root_llm_kwargs),
-    });
+    }, start.mode);
     const usage = run.usageReport();
     log.write({
       event: "run_end",

@@ -9,6 +9,7 @@ import type { CallUsage, Usage } from "./usage.ts";
 import type { NamedAgent } from "./routing.ts";
 import type { ImageInput } from "./images.ts";
 import type { KnownParameters } from "./models/call_parameters.ts";
+import type { RunMode } from "./run.ts";
 
 export type StartMessage = {
   type: "start";
@@ -21,6 +22,7 @@ export type StartMessage = {
   anthropic_api_key: string; // "" when no configured model uses the Anthropic API
   query_frame: { bytes: number; is_text: boolean }; // the query follows this message on stdin
   instruction: string | null;
+  mode: RunMode; // run(mode=...): "decompose" makes the root a planner
   log_file: string;
   snapshot_file: string;
   repl_launch: ReplLaunchPaths;

@@ -1,6 +1,7 @@
 // One run: the tree of agents, the limits that span it (depth, concurrency, tokens, money, time),
 // the usage totals and cancellation. Every agent loop runs as an async task in this isolate.
 import { type AgentSpec, runAgentLoop } from "./agent.ts";
+import { Planner } from "./planner.ts";
 import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
 import { type ChatMessage, imageRecord, loggedMessage } from "./chat_message.ts";
@@ -22,6 +23,9 @@ import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
 import { pricedUsage } from "./pricing.ts";
 import { type Usage, UsageTotals } from "./usage.ts";
+
+// "repl": the root is a REPL agent; "decompose": the root is a planner (planner.ts).
+export type RunMode = "repl" | "decompose";
 
 type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<string, unknown> };
 
@@ -96,8 +100,11 @@ export class Run {
   }
 
   // Resolves with the root's FINAL value, or rejects with the error that ended the run. The root has
-  // every tool, host function and MCP server of the run.
-  runRoot(root: Omit<AgentSpec, "id" | "parentId" | "depth" | "model" | "namedAgent">): Promise<unknown> {
+  // every tool, host function and MCP server of the run. In "decompose" mode the root is a planner.
+  runRoot(
+    root: Omit<AgentSpec, "id" | "parentId" | "depth" | "model" | "namedAgent">,
+    mode: RunMode = "repl",
+  ): Promise<unknown> {
     const spec: AgentSpec = {
       ...root,
       id: "root",
@@ -109,10 +116,15 @@ export class Run {
     const stopped = new Promise<never>((_, reject) => {
       this.stopSignal.addEventListener("abort", () => reject(this.stopSignal.reason), { once: true });
     });
-    return Promise.race([this.runAgent(spec), stopped]);
+    const answer = mode === "decompose" ? new Planner(this).runRoot(spec) : this.runAgent(spec);
+    return Promise.race([answer, stopped]);
   }
 
-  async runAgent(agent: AgentSpec): Promise<unknown> {
+  // Runs `body` (the REPL agent loop unless told otherwise) as one agent of the tree, logged as such.
+  async runAgent(
+    agent: AgentSpec,
+    body: (run: Run, agent: AgentSpec) => Promise<unknown> = runAgentLoop,
+  ): Promise<unknown> {
     this.throwIfStopped();
     this.usage.addAgent();
     this.agents.set(agent.id, agent);
@@ -124,6 +136,7 @@ export class Run {
       depth: agent.depth,
       model: agent.model,
       ...(agent.namedAgent === null ? {} : { agent: agent.namedAgent }),
+      ...(agent.role === undefined ? {} : { role: agent.role }),
       ...(agent.images.length === 0 ? {} : { images: agent.images.map(imageRecord) }),
       instruction: agent.instruction,
       context_type: agent.context.typeName,
@@ -132,7 +145,7 @@ export class Run {
     });
     let outcome: { status: "done"; result: unknown } | { status: "failed"; error: ErrorInfo };
     try {
-      const result = await runAgentLoop(this, agent);
+      const result = await body(this, agent);
       this.finishedResults[agent.id] = result;
       outcome = { status: "done", result };
       return result;
@@ -288,7 +301,7 @@ export class Run {
   }
 
   // The REPL refuses an unknown name with a TypeError before sending; a REPL process is untrusted.
-  private namedAgent(name: string): NamedAgent {
+  namedAgent(name: string): NamedAgent {
     if (!Object.hasOwn(this.namedAgents, name)) {
       const known = Object.keys(this.namedAgents);
       throw agentError(

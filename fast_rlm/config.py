@@ -91,6 +91,8 @@ class _ConfigFields:
     anthropic_api_key: SecretStr | None = Field(default=None, repr=False)
     prompt_caching: bool = Field(default_factory=lambda: _packaged("prompt_caching"))
     max_depth: int = Field(default_factory=lambda: _packaged("max_depth"), ge=0)
+    # Planner mode (run(mode="decompose")): the most agents its tree may start; None: no limit.
+    max_steps: int | None = Field(default_factory=lambda: _packaged("max_steps"), ge=1)
     max_calls_per_subagent: int = Field(default_factory=lambda: _packaged("max_calls_per_subagent"), ge=1)
     truncate_len: int = Field(default_factory=lambda: _packaged("truncate_len"), ge=1)
     max_concurrency: int = Field(default_factory=lambda: _packaged("max_concurrency"), ge=1)

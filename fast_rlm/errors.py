@@ -131,6 +131,16 @@ class BudgetExceededError(FastRLMError):
     agents that finished, and `usage["limits"]` each run-wide cap beside what was used of it."""
 
 
+class RecursionDepthError(BudgetExceededError):
+    """Planner mode (run(mode="decompose")): a task at max_depth kept asking to split into sub-tasks
+    instead of executing, for all of its max_calls_per_subagent replies."""
+
+
+class MaxStepsError(BudgetExceededError):
+    """Planner mode: the tree needed more agents (plans, sub-tasks, executors, syntheses) than
+    max_steps allows. `partial_results` hold the answers of the agents that finished."""
+
+
 class AgentError(FastRLMError):
     """The root agent failed for a reason other than a limit (its REPL failed, for instance)."""
 
@@ -157,6 +167,8 @@ ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
         LLMTimeoutError,
         LLMRateLimitError,
         BudgetExceededError,
+        RecursionDepthError,
+        MaxStepsError,
         AgentError,
         CancelledError,
         RunTimeoutError,

@@ -151,6 +151,8 @@ class AgentStart(_EventCommon):
     depth: int
     model: str
     agent: str | None = None  # the name it was started under (run(agents=...)), if any
+    # Planner mode (run(mode="decompose")) only: "plan", "subtask", "execute" or "synthesis".
+    role: Literal["plan", "subtask", "execute", "synthesis"] | None = None
     images: list[ImageRecord] = Field(default_factory=list)  # shown with its first message
     instruction: str | None
     context_type: str
@@ -199,6 +201,22 @@ class CodeStep(_EventCommon):
     error: str | None
     final: bool
     duration_s: float
+
+
+class PlannedSubtask(_LogModel):
+    task: str
+    agent: str | None = None  # the named agent it was given to, if any
+
+
+class Plan(_EventCommon):
+    """Planner mode: a planner's validated decision. Its children are the executor (execute), or the
+    sub-tasks in order and then the synthesis (recurse)."""
+
+    event: Literal["plan"]
+    agent_id: str
+    action: Literal["execute", "recurse"]
+    reason: str | None = None
+    subtasks: list[PlannedSubtask] = Field(default_factory=list)
 
 
 class HostCall(_EventCommon):
@@ -255,15 +273,17 @@ class UnknownEvent(_ReadsAsLogLine, BaseModel):
 
 
 KnownEvent = Annotated[
-    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd,
+    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | Plan | HostCall | AgentEnd | RunEnd,
     Field(discriminator="event"),
 ]
-LogEvent = RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | HostCall | AgentEnd | RunEnd | UnknownEvent
+LogEvent = (
+    RunStart | AgentStart | LlmCall | LlmRetry | CodeStep | Plan | HostCall | AgentEnd | RunEnd | UnknownEvent
+)
 
 # event name -> its model, e.g. "llm_call" -> LlmCall.
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     get_args(model.model_fields["event"].annotation)[0]: model
-    for model in (RunStart, AgentStart, LlmCall, LlmRetry, CodeStep, HostCall, AgentEnd, RunEnd)
+    for model in (RunStart, AgentStart, LlmCall, LlmRetry, CodeStep, Plan, HostCall, AgentEnd, RunEnd)
 }
 KNOWN_EVENT_TYPES = frozenset(EVENT_MODELS)
 

@@ -80,6 +80,7 @@ class AgentRecord:
     depth: int
     model: str | None = None
     named_agent: str | None = None  # the name it was started under (run(agents=...)), if any
+    role: str | None = None  # planner mode: "plan", "subtask", "execute" or "synthesis"
     instruction: str | None = None
     context_preview: str = ""
     context_chars: int = 0
@@ -121,9 +122,10 @@ class AgentRecord:
 
     @property
     def model_label(self) -> str:
-        """Its model, after the named agent it was started as: "researcher · openai/gpt-5"."""
-        model = self.model or "?"
-        return model if self.named_agent is None else f"{self.named_agent} · {model}"
+        """Its model, after the named agent it was started as and its planner-mode role:
+        "subtask · researcher · openai/gpt-5"."""
+        parts = [self.role, self.named_agent, self.model or "?"]
+        return " · ".join(part for part in parts if part is not None)
 
     @property
     def finished(self) -> bool:
@@ -310,6 +312,7 @@ class LogIndex:
             )
             record.model = event.model
             record.named_agent = event.agent
+            record.role = event.role
             record.instruction = event.instruction
             record.context_preview = event.context_preview
             record.context_chars = event.context_chars

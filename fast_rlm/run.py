@@ -182,6 +182,9 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         arguments["query"], arguments["input_file"], arguments["instruction"]
     )
     level = parse_verbosity(arguments["verbosity"], arguments["verbose"])
+    mode = _check_mode(arguments["mode"])
+    if mode == "decompose" and instruction is None and isinstance(arguments["query"], str):
+        instruction = arguments["query"]  # a query given as text is the task its planner splits
     resolved = resolve_config(arguments["config"])
     resolved = _with_net_grant(resolved, arguments["allow_net"])
     python_models, every_agents_model = python_models_of(arguments["models"], arguments["model"])
@@ -234,6 +237,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "api_key": api_key or "",
         "anthropic_api_key": anthropic_api_key or "",
         "instruction": instruction,
+        "mode": mode,
         "log_file": str(log_file),
         "snapshot_file": str(snapshot_file()),
         "output_schema": output_schema,
@@ -293,6 +297,20 @@ def _check_env_variables(env_variables: Any) -> dict[str, str]:
                 f"env_variables[{name!r}] is a {type(value).__name__}; values must be str (use str(...))."
             )
     return dict(env_variables)
+
+
+RUN_MODES = ("repl", "decompose")
+
+
+def _check_mode(mode: Any) -> str:
+    if mode is None:
+        return "repl"
+    if mode not in RUN_MODES:
+        raise ConfigError(
+            f"mode={mode!r} is not a run mode. Use mode='repl' (the default: the root agent works in a "
+            "REPL) or mode='decompose' (planner mode: each task is executed or split into sub-tasks)."
+        )
+    return mode
 
 
 def _resolve_input(

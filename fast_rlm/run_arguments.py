@@ -32,6 +32,8 @@ class RunOptions(TypedDict, total=False):
     """The keyword-only arguments; every one defaults to None. See run() and the README."""
 
     instruction: str | None
+    # "repl" (the default): the root is a REPL agent. "decompose": planner mode (engine/planner.ts).
+    mode: str | None
     input_file: str | Path | None
     host_functions: list[Callable[..., Any]] | None
     llm_kwargs: dict[str, Any] | None

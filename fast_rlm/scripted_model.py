@@ -77,6 +77,20 @@ def call_number(request: dict[str, Any]) -> int:
     return 1 + sum(1 for message in request["messages"] if message["role"] == "assistant")
 
 
+def planned_task(request: dict[str, Any]) -> str | None:
+    """In planner mode (run(mode="decompose")): the task a planner's request asks a plan for, or None
+    when the request is not a planner's (engine/planner_prompts.ts writes both markers)."""
+    if not message_text(request["messages"][0]).startswith("You plan how a task gets done."):
+        return None
+    task = first_user_message(request).split("The task:\n", 1)[1]
+    return task.rsplit("\n\nIts input (`context`): ", 1)[0]
+
+
+def agent_task(request: dict[str, Any]) -> str:
+    """A REPL agent's task, as its first message states it."""
+    return first_user_message(request).split("Task: ", 1)[1].split("\n`context` holds: ", 1)[0].strip()
+
+
 def repl(code: str) -> str:
     """A model reply holding one repl block."""
     return f"```repl\n{code.strip()}\n```"

@@ -16,6 +16,7 @@ EXPECTED_OUTPUT = {
     "tools.py": "{'great': 3, 'terrible': 3, 'battery': 2, 'screen': 2, 'camera': 2}",
     "host_function_sqlite.py": "{'top_customer': 'ada', 'spent': 162}",
     "env_variables.py": "{'region': 'eu-north', 'token_length': 17}",
+    "planner.py": "store A: 120 -> 40 (-80); store B: 75 -> 90 (+15); store C: 10 -> 200 (+190)",
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import BudgetExceededError, ConfigError, MaxStepsError, RecursionDepthError, SchemaError
+from fast_rlm.events import EVENT_MODELS, Plan, parse_event
 from fast_rlm.log_cli import main as log_cli_main
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.scripted_model import agent_task, first_user_message, last_user_message, planned_task, repl
@@ -84,6 +85,9 @@ def test_three_subtasks_run_at_once_then_a_synthesis_combines_them(scripted_serv
     assert [subtask["task"] for subtask in root_plan["subtasks"]] == [f"describe {part}" for part in PARTS]
     ends = {event["agent_id"]: event for event in events_of(log, "agent_end")}
     assert ends["root"]["result"] == result["results"]
+    parsed = [parse_event(line) for line in log]
+    assert all(isinstance(event, EVENT_MODELS[raw["event"]]) for event, raw in zip(parsed, log, strict=True))
+    assert [event.action for event in parsed if isinstance(event, Plan)] == ["recurse", *["execute"] * 3]
     # What the viewer needs: the tree with each agent's role, and every line parsed.
     index = LogIndex.open(result["log_file"])
     assert index.agents["root.3"].role == "synthesis"

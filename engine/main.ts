@@ -119,6 +119,7 @@ async function main(): Promise<void> {
       hostFunctions: config.enable_tools ? start.host_functions : [],
       mcpServers: Object.keys(start.mcp_servers),
       images: await checkedImages(start.images, config.max_value_mb * 1024 * 1024),
+      ...(start.session === null ? {} : { session: start.session }),
     });
     const usage = run.usageReport();
     log.write({

@@ -66,9 +66,7 @@ def _install_mcp_functions(channel, namespace: dict, servers: list) -> None:
                     raise
         matches = [entry["qualified_name"] for entry in mcp_list_tools() if entry["name"] == name]
         if len(matches) > 1:
-            raise ValueError(
-                f"Ambiguous MCP tool name {name!r}; name it as 'server.tool'. Matches: {matches}"
-            )
+            raise ValueError(f"Ambiguous MCP tool name {name!r}; name it as 'server.tool'. Matches: {matches}")
         if not matches:
             raise KeyError(f"No MCP tool {name!r}; mcp_list_tools() lists yours.")
         return ask_sync({"op": "tool_schema", "tool": matches[0]})

@@ -2,8 +2,10 @@
 namespace (namespace.json).
 
 The namespace is made inside the sandbox (engine/repl/session_state.py): its values are pickles this
-process never opens, only checks for shape (pickletools reads opcodes without running them). Both
-files are replaced whole (a temporary file, then os.replace), so a kill leaves the last complete one.
+process never opens, only checks for shape (pickletools reads opcodes without running them). Each
+value's pickle is a file of its own in values/, written once when it changes (the REPL marks an
+unchanged value instead of sending it again); namespace.json names those files. The JSON files are
+replaced whole (a temporary file, then os.replace), so a kill leaves the last complete one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fast_rlm.errors import ConfigError, SessionLockedError, SessionStateError
 LEDGER_FILE = "state.json"
 NAMESPACE_FILE = "namespace.json"
 LOCK_FILE = ".lock"
+VALUES_DIR = "values"
 FORMAT = "fast-rlm-session"
 VERSION = 1
 PREVIEW_CHARS = 300
@@ -89,7 +92,9 @@ class SessionStore:
 
     directory: Path
     ledger: dict[str, Any] = field(default_factory=dict)
-    namespace: dict[str, Any] | None = None  # {"run_id", "step", "state"}: the REPL's last save
+    # {"run_id", "step", "state"}: the REPL's last save, each variable naming its value file
+    namespace: dict[str, Any] | None = None
+    pickles: dict[str, str] = field(default_factory=dict)  # value file name -> its pickle (base64)
     _open: bool = False
 
     @classmethod
@@ -102,9 +107,8 @@ class SessionStore:
             ) from None
         _DirectoryLock.acquire(directory)
         try:
-            store = cls(
-                directory, _read_ledger(directory / LEDGER_FILE), _read_namespace(directory / NAMESPACE_FILE)
-            )
+            namespace, pickles = _read_namespace(directory / NAMESPACE_FILE)
+            store = cls(directory, _read_ledger(directory / LEDGER_FILE), namespace, pickles)
         except BaseException:
             _DirectoryLock.release(directory)
             raise
@@ -136,9 +140,28 @@ class SessionStore:
         }
         self._write_ledger()
 
-    def save_namespace(self, run_id: str, step: int, state: Any) -> None:
-        self.namespace = {"run_id": run_id, "step": step, "state": state}
+    def save_namespace(self, run_id: str, step: int, state: dict[str, Any]) -> None:
+        """Writes the values that changed, then namespace.json, then removes the files it no longer names."""
+        earlier = self.namespace["state"]["variables"] if self.namespace is not None else {}
+        values = self.directory / VALUES_DIR
+        values.mkdir(exist_ok=True)
+        variables = {}
+        for index, (name, entry) in enumerate(state["variables"].items()):
+            if entry.get("unchanged") and name in earlier:
+                variables[name] = {**earlier[name], "type": entry["type"], "preview": entry["preview"]}
+                continue
+            if "pickle" not in entry:
+                continue  # marked unchanged, yet this host never had it: cannot be kept
+            file_name = f"{run_id[:12]}-{step}-{index}.b64"
+            (values / file_name).write_text(entry["pickle"], encoding="ascii")
+            self.pickles[file_name] = entry["pickle"]
+            variables[name] = {"type": entry["type"], "preview": entry["preview"], "file": file_name}
+        self.namespace = {"run_id": run_id, "step": step, "state": {**state, "variables": variables}}
         _replace(self.directory / NAMESPACE_FILE, json.dumps(self.namespace, ensure_ascii=False))
+        named = {entry["file"] for entry in variables.values()}
+        for file_name in [file_name for file_name in self.pickles if file_name not in named]:
+            del self.pickles[file_name]
+            (values / file_name).unlink(missing_ok=True)
 
     def end_query(self, record: dict[str, Any]) -> None:
         """Moves the pending query to the ledger with its outcome (status, final, steps, usage...)."""
@@ -179,7 +202,18 @@ class SessionStore:
             }
             for entry in self.queries
         ]
-        state = self.namespace["state"] if self.namespace is not None else None
+        state = None
+        if self.namespace is not None:
+            saved = self.namespace["state"]
+            variables = {
+                name: {
+                    "type": entry["type"],
+                    "preview": entry["preview"],
+                    "pickle": self.pickles[entry["file"]],
+                }
+                for name, entry in saved["variables"].items()
+            }
+            state = {**saved, "variables": variables}
         return {"state": state, "earlier": earlier, "history": history}
 
     def _write_ledger(self) -> None:
@@ -217,10 +251,12 @@ def _read_ledger(path: Path) -> dict[str, Any]:
     return ledger
 
 
-def _read_namespace(path: Path) -> dict[str, Any] | None:
+def _read_namespace(path: Path) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The saved namespace and its values' pickles, by file name; (None, {}) when there is none."""
     if not path.exists():
-        return None
+        return None, {}
     saved = _read_json(path)
+    pickles: dict[str, str] = {}
     try:
         state = saved["state"]
         if state["version"] != VERSION:
@@ -229,7 +265,14 @@ def _read_namespace(path: Path) -> dict[str, Any] | None:
                 f"version {VERSION}. {_FIX}"
             )
         for name, entry in state["variables"].items():
-            _check_pickle(path, name, entry["pickle"])
+            value_file = path.parent / VALUES_DIR / entry["file"]
+            try:
+                pickles[entry["file"]] = value_file.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as error:
+                raise SessionStateError(
+                    f"Cannot read {str(value_file)!r}, the value of {name!r}: {error}. {_FIX}"
+                ) from None
+            _check_pickle(value_file, name, pickles[entry["file"]])
         for key in ("functions", "modules", "dropped"):
             if not isinstance(state[key], dict):
                 raise TypeError(key)

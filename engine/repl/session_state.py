@@ -14,6 +14,7 @@ import contextvars
 import importlib
 import io
 import pickle
+import reprlib
 import types
 
 from _rlm_runtime import register_session_keeper, register_setup_installer
@@ -69,6 +70,8 @@ class SessionKeeper:
         self._setup_names = setup_names  # tools, host functions...: installed by each query again
         self._definitions: dict[str, str] = {}  # top-level def/class name -> its source, last one wins
         self._carried: dict = {}  # entries of the earlier state not restored: kept until replaced
+        # Each name's pickle as the host last got it: an unchanged value is sent as a mark, not again.
+        self.sent: dict[str, bytes] = {}
 
     def note_code(self, code: str) -> None:
         try:
@@ -130,13 +133,17 @@ class SessionKeeper:
                     size -= len(data)
                     dropped[name] = f"{type(value).__name__} of {len(data)} bytes pickled: over max_value_mb"
                     continue
-                variables[name] = {
-                    "type": type(value).__name__,
-                    "preview": _preview(value),
-                    "pickle": base64.b64encode(data).decode("ascii"),
-                }
+                entry = {"type": type(value).__name__, "preview": _preview(value)}
+                if self.sent.get(name) == data:
+                    entry["unchanged"] = True
+                else:
+                    entry["pickle"] = base64.b64encode(data).decode("ascii")
+                    self.sent[name] = data
+                variables[name] = entry
         finally:
             _active_namespace.reset(token)
+        for name in [name for name in self.sent if name not in variables]:
+            del self.sent[name]  # gone (or dropped): if it comes back, it is sent in full
         for name, entry in self._carried.items():  # not restored this time, not replaced: kept as it was
             if name not in namespace:
                 variables.setdefault(name, entry)
@@ -157,17 +164,22 @@ class SessionKeeper:
         return False
 
 
+_short_repr = reprlib.Repr(maxstring=_PREVIEW_CHARS, maxother=_PREVIEW_CHARS)
+
+
 def _preview(value) -> str:
+    """A bounded repr: a full one of a large value would cost more than its pickle."""
     try:
-        text = repr(value)
+        text = _short_repr.repr(value)
     except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "..."
 
 
-def restore(namespace: dict, state: dict) -> tuple[list[str], dict]:
-    """Puts the state into the namespace. Returns the names not restored, each with why, and the
-    state's entries for variables that failed to unpickle (kept for later saves)."""
+def restore(namespace: dict, state: dict, sent: dict) -> tuple[list[str], dict]:
+    """Puts the state into the namespace, noting each restored pickle in `sent`. Returns the names not
+    restored, each with why, and the state's entries for variables that failed to unpickle (kept for
+    later saves)."""
     problems: list[str] = []
     unrestored: dict = {}
     for name, module_name in state.get("modules", {}).items():
@@ -184,7 +196,9 @@ def restore(namespace: dict, state: dict) -> tuple[list[str], dict]:
     try:
         for name, entry in state.get("variables", {}).items():
             try:
-                namespace[name] = pickle.loads(base64.b64decode(entry["pickle"]))
+                data = base64.b64decode(entry["pickle"])
+                namespace[name] = pickle.loads(data)
+                sent[name] = data
             except Exception as error:
                 problems.append(f"{name} (could not be unpickled: {type(error).__name__}: {error})")
                 unrestored[name] = entry
@@ -203,7 +217,7 @@ def _install_session(channel, namespace: dict, setup: dict) -> None:
     if state is not None:
         for name, source in state.get("functions", {}).items():
             keeper.note_code(source)
-        problems, unrestored = restore(namespace, state)
+        problems, unrestored = restore(namespace, state, keeper.sent)
         keeper.carry(unrestored)
     namespace["session_history"] = setup.get("history", [])
     namespace["session_unrestored"] = problems

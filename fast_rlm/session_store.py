@@ -282,7 +282,7 @@ def _read_namespace(path: Path) -> tuple[dict[str, Any] | None, dict[str, str]]:
         raise SessionStateError(
             f"{str(path)!r} is not a saved REPL state ({error!r} is wrong). {_FIX}"
         ) from None
-    return saved
+    return saved, pickles
 
 
 def _check_pickle(path: Path, name: str, encoded: str) -> None:

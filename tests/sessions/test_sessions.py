@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import fast_rlm
+from fast_rlm import log_cli
 from fast_rlm.errors import ConfigError, SessionLockedError, SessionStateError
 from fast_rlm.scripted_model import call_number, first_user_message, repl
 from tests.conftest import config_for
@@ -108,9 +109,23 @@ def test_run_with_session_dir_is_one_query_of_that_session(scripted_server, isol
         fast_rlm.run("q", config=config, session_id="s1")
 
 
+def test_fast_rlm_log_lists_a_session_dirs_runs(scripted_server, isolated_workdir, capsys):
+    server = scripted_server(_by_query({"first": [DEFINE], "second": [USE]}))
+    with fast_rlm.Session(session_dir="s", config=config_for(server), verbosity=0) as session:
+        first = session.query("first")
+        second = session.query("second")
+    assert log_cli.main([str(isolated_workdir / "s")]) == 0
+    listing = capsys.readouterr().out
+    assert "2 queries" in listing and "[1] first" in listing and "FINAL: 42" in listing
+    assert f"log: {first['log_file']}" in listing and f"log: {second['log_file']}" in listing
+    tokens = first["usage"]["total_tokens"] + second["usage"]["total_tokens"]
+    assert f"Total: {tokens:,} tokens" in listing
+
+
 _HOLDER = """
 import sys
 import fast_rlm
+from fast_rlm import log_cli
 session = fast_rlm.Session(session_dir=sys.argv[1], config={"base_url": sys.argv[2], "api_key": "k"},
                            verbosity=0)
 session.query("long")
@@ -163,11 +178,13 @@ def test_unreadable_state_is_a_typed_error_naming_the_file_and_leaves_it_as_it_w
     namespace = isolated_workdir / "s" / "namespace.json"
     saved = json.loads(namespace.read_text())
     value_file = isolated_workdir / "s" / "values" / saved["state"]["variables"]["total"]["file"]
+    good_value = value_file.read_bytes()
     value_file.write_text(base64.b64encode(b"\x80\x05garbage").decode())
     before = namespace.read_bytes(), value_file.read_bytes()
     with pytest.raises(SessionStateError, match=f"{value_file}.*'total' cannot be unpickled.*Move the file"):
         fast_rlm.Session(session_dir="s")
     assert (namespace.read_bytes(), value_file.read_bytes()) == before
+    value_file.write_bytes(good_value)
     ledger = isolated_workdir / "s" / "state.json"
     ledger.write_text(json.dumps({"format": "fast-rlm-session", "version": 99, "queries": []}))
     with pytest.raises(SessionStateError, match="version 99"):

@@ -20,6 +20,7 @@ import { budgetError } from "./errors.ts";
 import { schemaError, schemaViolations } from "./output_schema.ts";
 import type { FunctionSignature, JsonSchema, ToolSpec } from "./protocol.ts";
 import type { Run } from "./run.ts";
+import { sendSessionState, sessionNotice, sessionSetup, type SessionStart } from "./session_state.ts";
 
 const EMPTY_REPLY_PLACEHOLDER = "(empty reply)";
 
@@ -39,17 +40,24 @@ export type AgentSpec = {
   llmKwargs: CallParameters; // run, role and llm_query layers merged
   // Planner mode only (planner.ts): what the agent does in the plan. Absent in the default mode.
   role?: AgentRole;
+  session?: SessionStart; // the root of a session's query: its REPL carries on from the last one
 };
 
 export type AgentRole = "plan" | "subtask" | "execute" | "synthesis";
 
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).
-function namespaceSetup(agent: AgentSpec, agentNames: string[]): Record<string, unknown> {
+function namespaceSetup(
+  agent: AgentSpec,
+  agentNames: string[],
+  maxValueBytes: number,
+): Record<string, unknown> {
   const setup: Record<string, unknown> = {};
   if (agentNames.length > 0) setup.agent_names = agentNames;
   if (agent.tools.length > 0) setup.tools = agent.tools;
   if (agent.hostFunctions.length > 0) setup.host_functions = agent.hostFunctions;
   if (agent.mcpServers.length > 0) setup.mcp_servers = agent.mcpServers;
+  // Last: the restored names must not be taken over by what the installers above put in.
+  if (agent.session !== undefined) setup.session = sessionSetup(agent.session, maxValueBytes);
   return setup;
 }
 
@@ -81,14 +89,20 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
   };
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(brief) },
-    withImages("user", firstUserMessage(brief), agent.images),
+    withImages(
+      "user",
+      agent.session === undefined
+        ? firstUserMessage(brief)
+        : `${firstUserMessage(brief)}\n\n${sessionNotice(agent.session)}`,
+      agent.images,
+    ),
   ];
   const replReady = run.pool.createAgent(
     agent.id,
     agent.parentId,
     agent.context.bytes,
     agent.context.isText,
-    namespaceSetup(agent, Object.keys(run.namedAgents)),
+    namespaceSetup(agent, Object.keys(run.namedAgents), config.max_value_mb * 1024 * 1024),
   );
   replReady.catch(() => {}); // awaited before the first step; a failure surfaces there
   // The pool now holds the only copy it needs (and drops it once the REPL has moved on); a context
@@ -141,6 +155,9 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
           final: outcome.final_json !== null,
           duration_s: (performance.now() - started) / 1000,
         });
+        if (agent.session !== undefined && outcome.session_state !== undefined) {
+          sendSessionState(steps, outcome.session_state);
+        }
         // Redacted before it is cut to truncate_len, so a cut cannot leave a piece of a secret.
         outputs.push({
           stdout: run.redactor.redact(outcome.stdout),

@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       mcpServers: Object.keys(start.mcp_servers),
       images: await checkedImages(start.images, config.max_value_mb * 1024 * 1024),
       llmKwargs: mergeParameters(start.llm_kwargs, start.root_llm_kwargs),
+      ...(start.session === null ? {} : { session: start.session }),
     }, start.mode);
     const usage = run.usageReport();
     log.write({

@@ -10,6 +10,7 @@ import type { NamedAgent } from "./routing.ts";
 import type { ImageInput } from "./images.ts";
 import type { KnownParameters } from "./models/call_parameters.ts";
 import type { RunMode } from "./run.ts";
+import type { SessionStart, SessionStateMessage } from "./session_state.ts";
 
 export type StartMessage = {
   type: "start";
@@ -42,6 +43,7 @@ export type StartMessage = {
   host_models: string[];
   agents: Record<string, NamedAgent>; // run(agents={...}), by name
   images: ImageInput[]; // run(images=[...]), read and typed by the host, for the root's first message
+  session: SessionStart | null; // a session's query: the root's REPL carries on (session_state.ts)
 };
 
 // What the engine needs to start REPL processes (fast_rlm/engine_process.py fills it in).
@@ -130,7 +132,13 @@ export type FatalMessage = {
   usage: Usage;
 };
 
-export type EngineMessage = EventMessage | HostCallMessage | ModelCallMessage | ResultMessage | FatalMessage;
+export type EngineMessage =
+  | EventMessage
+  | HostCallMessage
+  | ModelCallMessage
+  | ResultMessage
+  | FatalMessage
+  | SessionStateMessage;
 
 const encoder = new TextEncoder();
 let protocolToken = "";

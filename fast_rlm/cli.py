@@ -1,6 +1,7 @@
 """The `fast-rlm` command.
 
 fast-rlm "query" [options]   run a query (results as JSON on stdout, progress on stderr)
+fast-rlm [options]           at a terminal, with no query: an interactive session
 fast-rlm demo                a recursive run on a built-in scripted model: no key, no network
 fast-rlm setup               install the engine's dependencies into the cache now
 """
@@ -18,9 +19,11 @@ from fast_rlm.config_aliases import translate_aliases
 from fast_rlm.demo import run_demo
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
+from fast_rlm.interactive import run_interactive
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_stats import format_report
 from fast_rlm.run import run
+from fast_rlm.session import Session
 from fast_rlm.terminal_text import printable
 
 EXIT_RUN_FAILED = 1
@@ -36,24 +39,17 @@ _OPENAI_COMPATIBLE_ONLY = (
     "pass a model name with --primary-agent/--sub-agent and point RLM_MODEL_BASE_URL (or base_url in "
     "--config) at its endpoint."
 )
-_NO_SESSIONS = (
-    "persistent sessions are not supported: every run starts with a fresh REPL. Pass what an earlier "
-    "run returned as the query or with --input-file."
-)
 UNSUPPORTED_FLAGS = {
     "--acp-agents": _OPENAI_COMPATIBLE_ONLY,
     "--cli-agents": _OPENAI_COMPATIBLE_ONLY,
     "--cli-allow-api-key": _OPENAI_COMPATIBLE_ONLY,
     "--cli-minimal": _OPENAI_COMPATIBLE_ONLY,
-    "--session-dir": _NO_SESSIONS,
-    "--session-id": _NO_SESSIONS,
-    "--no-session-code": _NO_SESSIONS,
     "--vertex": (
         "there is no Vertex AI routing: point RLM_MODEL_BASE_URL (or base_url in --config) at an "
         "OpenAI-compatible endpoint, such as Vertex AI's, with its key or access token in RLM_MODEL_API_KEY."
     ),
 }
-_SWITCHES = {"--cli-allow-api-key", "--cli-minimal", "--no-session-code", "--vertex"}  # take no value
+_SWITCHES = {"--cli-allow-api-key", "--cli-minimal", "--vertex"}  # take no value
 
 
 def _at_least(minimum: int) -> Callable[[str], int]:
@@ -125,6 +121,16 @@ def _query_parser() -> argparse.ArgumentParser:
         help="print only the answer (a string as is, else JSON); no progress on stderr",
     )
     parser.add_argument("--verbosity", help="silent, summary (default) or full, or 0, 1, 2; wins over -q")
+    sessions = parser.add_argument_group("sessions (the root's REPL carries on from query to query)")
+    sessions.add_argument(
+        "--session-dir", help="a session's directory (created if missing); state kept there"
+    )
+    sessions.add_argument("--session-id", help="a session's name within --session-dir")
+    sessions.add_argument(
+        "--no-session-code",
+        action="store_true",
+        help="do not show the root the code of the session's earlier queries",
+    )
     for flag in UNSUPPORTED_FLAGS:  # accepted only to say what to use instead
         if flag in _SWITCHES:
             parser.add_argument(flag, action="store_true", help=argparse.SUPPRESS)
@@ -145,14 +151,24 @@ def _run_query(argv: list[str]) -> int:
     # The file's keys in our names first, so a flag wins over the original's name for it there too.
     config = translate_aliases(read_config_file(Path(args.config)), args.config) if args.config else {}
     config.update({key: getattr(args, key) for key in CONFIG_FLAGS if getattr(args, key) is not None})
+    if args.session_id is not None and args.session_dir is None:
+        parser.error("--session-id needs --session-dir (the directory the session lives in).")
+    arguments = {
+        "prefix": args.prefix,
+        "config": config or None,
+        "instruction": args.instruction,
+        "verbosity": verbosity,
+        "log_dir": args.log_dir,
+        "add_session_code_to_context": not args.no_session_code,
+    }
+    if args.query is None and args.input_file is None and sys.stdin.isatty():
+        return run_interactive(Session(args.session_id, args.session_dir), arguments)
     result = run(
         args.query,
-        prefix=args.prefix,
-        config=config or None,
-        instruction=args.instruction,
         input_file=args.input_file,
-        verbosity=verbosity,
-        log_dir=args.log_dir,
+        session_dir=args.session_dir,
+        session_id=args.session_id,
+        **arguments,
     )
     if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
         answer = result["results"]

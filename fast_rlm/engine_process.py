@@ -114,7 +114,9 @@ class EngineRun:
         run_commands: list[str],
         host_functions: HostFunctionRunner,
         python_models: ModelRunner,
+        on_session_state: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self._on_session_state = on_session_state
         self._protocol_token = secrets.token_hex(16)
         # The query travels as a raw frame after the start line: UTF-8 text as it is, anything else
         # as JSON. A query of hundreds of MB then needs no escaping on either side.
@@ -245,6 +247,8 @@ class EngineRun:
                 self._host_functions.submit(message, self._send_host_result)
             elif message["type"] == "model_call":
                 self._python_models.submit(message, self._send_host_result)
+            elif message["type"] == "session_state" and self._on_session_state is not None:
+                self._on_session_state(message)
             elif message["type"] == "result":
                 return message
             elif message["type"] == "fatal":

@@ -41,8 +41,8 @@ class ConfigTypeError(ConfigError, TypeError):
 
 
 class UnsupportedFeatureError(ConfigError):
-    """A feature of the original fast-rlm this one does not have (Vertex AI, sessions on disk, ACP
-    and CLI agent backends); the message says what to use instead."""
+    """A feature of the original fast-rlm this one does not have (Vertex AI, ACP and CLI agent
+    backends); the message says what to use instead."""
 
 
 class MissingAPIKeyError(ConfigError):
@@ -155,6 +155,19 @@ class RunTimeoutError(FastRLMError):
 
 class LogFileError(FastRLMError):
     """A log file cannot be opened (missing, a directory, unreadable)."""
+
+
+class SessionError(FastRLMError):
+    """A session directory cannot be used; the message names the directory or file and the fix."""
+
+
+class SessionLockedError(SessionError):
+    """Another process (or another Session in this one) has the session directory open."""
+
+
+class SessionStateError(SessionError):
+    """A session's saved state is unreadable (not fast-rlm's, another version, or corrupt). The file
+    is left as it is."""
 
 
 # The engine reports failures by name (engine/errors.ts); these are the classes they become.

@@ -8,10 +8,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from fast_rlm.errors import LogFileError
+from fast_rlm.errors import LogFileError, SessionStateError
 from fast_rlm.log_reader import LogIndex
 from fast_rlm.log_render import RENDER_FORMATS, render
 from fast_rlm.log_stats import format_report, format_stats_report
+from fast_rlm.session_report import format_session, is_session_dir, session_queries
 from fast_rlm.terminal_text import printable
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -22,7 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fast-rlm-log",
         description="Inspect a fast-rlm run from its JSONL log: agent tree, stats, viewer, graphs.",
     )
-    parser.add_argument("log_file", metavar="FILE", help="a run's .jsonl log (run() returns it as log_file)")
+    parser.add_argument(
+        "log_file",
+        metavar="FILE",
+        help="a run's .jsonl log (run() returns it as log_file), or a session directory: its runs",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--stats",
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-o/--output needs --render")
     if args.follow and not args.tui:
         parser.error("--follow needs --tui")
+    if is_session_dir(Path(args.log_file)):
+        return _session(Path(args.log_file), args.tui)
     try:
         index = LogIndex.open(args.log_file)
     except LogFileError as error:
@@ -82,6 +89,23 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fast-rlm-log FILE | head`
         sys.stderr.close()
     return EXIT_OK
+
+
+def _session(directory: Path, tui: bool) -> int:
+    try:
+        if not tui:
+            print(format_session(directory))
+            return EXIT_OK
+        from tui import LogViewerApp
+        from tui.session_list import SessionListApp  # Textual loads only when the viewer is asked for
+
+        # The list, then the chosen run's viewer; leaving the viewer comes back to the list.
+        while (chosen := SessionListApp(directory, session_queries(directory)).run()) is not None:
+            LogViewerApp(LogIndex.open(chosen)).run()
+        return EXIT_OK
+    except (SessionStateError, LogFileError) as error:
+        print(printable(f"fast-rlm-log: {error}"), file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

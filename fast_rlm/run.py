@@ -44,6 +44,8 @@ from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosi
 from fast_rlm.providers import models_by_provider
 from fast_rlm.python_models import ModelRunner, python_models_of
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
+from fast_rlm.session_query import SessionQuery
+from fast_rlm.session_store import SessionStore, resolve_session_dir
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 from fast_rlm.tracing import RunTracer, resolve_tracer_provider
 
@@ -120,8 +122,21 @@ class PreparedRun:
     on_event: EventCallback | None
     on_step: StepCallback | None
     tracer: RunTracer | None = None
+    session: SessionQuery | None = None
 
     def execute(self) -> dict[str, Any]:
+        if self.session is None:
+            return self._execute()
+        self.session.begin(self.run_id, str(self.log_file))
+        try:
+            result = self._execute()
+        except BaseException as error:
+            self.session.end(None, error if isinstance(error, Exception) else CancelledError("interrupted"))
+            raise
+        self.session.end(result, None)
+        return result
+
+    def _execute(self) -> dict[str, Any]:
         started = time.monotonic()
         with open_progress(self.verbosity) as progress:
             try:
@@ -153,6 +168,8 @@ class PreparedRun:
             if notice is not None:  # a live display shows it above the tree
                 print(notice, file=sys.stderr, flush=True)
         progress.show(event)
+        if self.session is not None:
+            self.session.observe(event)
         if self.tracer is not None:
             self.tracer.show(event)
         if self.on_event is not None:
@@ -226,6 +243,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "anthropic": (resolved.resolved_anthropic_base_url(), "anthropic_base_url / ANTHROPIC_BASE_URL"),
     }
     net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(providers)]
+    session_directory = resolve_session_dir(arguments["session_id"], arguments["session_dir"])
     install_engine_dependencies()
 
     run_id = uuid.uuid4().hex
@@ -252,7 +270,13 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "host_models": sorted(python_models),
         "agents": agents,
         "images": images,
+        "session": None,
     }
+    session = None
+    if session_directory is not None:
+        include_code = arguments["add_session_code_to_context"] is not False
+        session = SessionQuery(SessionStore.open(session_directory), context, include_code)
+        start_message["session"] = session.engine_session
     engine = EngineRun(
         start_message,
         context,
@@ -261,6 +285,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         run_commands=mcp.run_commands,
         host_functions=HostFunctionRunner(host_functions),
         python_models=ModelRunner(python_models),
+        on_session_state=session.save_state if session is not None else None,
     )
     return PreparedRun(
         run_id=run_id,
@@ -270,6 +295,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         on_event=arguments["on_event"],
         on_step=arguments["on_step"],
         tracer=RunTracer(tracer_provider) if tracer_provider is not None else None,
+        session=session,
     )
 
 

@@ -52,17 +52,16 @@ class RunOptions(TypedDict, total=False):
     # An OpenTelemetry TracerProvider to report the run's spans to; False: none, whatever the
     # environment says; None: an OTLP endpoint in the environment turns tracing on (fast_rlm.tracing).
     tracer_provider: Any
-    # The original fast-rlm's, accepted at their default values only (see _ORIGINAL_ONLY).
-    vertex: bool
+    # A session (fast_rlm.Session): this run is one query of it, and the root's REPL carries on from
+    # the last. session_id names a session within session_dir; add_session_code_to_context (default
+    # True) shows the root the code of earlier queries.
     session_dir: str | Path | None
     session_id: str | None
-    add_session_code_to_context: bool
+    add_session_code_to_context: bool | None
+    # The original fast-rlm's, accepted at its default value only (see _ORIGINAL_ONLY).
+    vertex: bool
 
 
-_SESSIONS_UNSUPPORTED = (
-    "sessions kept on disk are not supported yet; pass what a later run needs in its query, or use "
-    "fast_rlm.Session to share settings between runs"
-)
 # Option -> (its value that changes nothing, why any other value is refused).
 _ORIGINAL_ONLY: dict[str, tuple[Any, str]] = {
     "vertex": (
@@ -70,9 +69,6 @@ _ORIGINAL_ONLY: dict[str, tuple[Any, str]] = {
         "Vertex AI is not a backend here; point base_url (or RLM_MODEL_BASE_URL) at an "
         "OpenAI-compatible endpoint, such as Vertex AI's, with its access token as api_key",
     ),
-    "session_dir": (None, _SESSIONS_UNSUPPORTED),
-    "session_id": (None, _SESSIONS_UNSUPPORTED),
-    "add_session_code_to_context": (True, _SESSIONS_UNSUPPORTED),
 }
 OPTION_NAMES = tuple(name for name in RunOptions.__annotations__ if name not in _ORIGINAL_ONLY)
 

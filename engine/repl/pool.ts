@@ -42,6 +42,7 @@ const PYTHON_MODULES: [string, string][] = [
   ["_rlm_agent_setup", "agent_setup.py"],
   ["_rlm_mcp", "mcp_functions.py"],
   ["_rlm_http", "http_clients.py"],
+  ["_rlm_session_state", "session_state.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
@@ -49,8 +50,8 @@ const WATCHDOG_INTERVAL_MS = 20;
 const KILL_GRACE_MS = 2000; // an overdue step still running after this costs its process
 const SILENCE_LIMIT_MS = 5000; // a supervisor reports every 50 ms; this long without a word is a hang
 const BYTES_PER_MB = 1024 * 1024;
-// Besides a FINAL value (escaped once more inside the step's outcome, so at most twice its size):
-// the step's captured output and the message itself.
+// Besides a FINAL value (escaped once more inside the step's outcome, so at most twice its size) and a
+// session root's saved state (up to max_value_mb): the step's captured output and the message itself.
 const FRAME_OVERHEAD_BYTES = 16 * BYTES_PER_MB;
 
 // Where an agent lives. Until its first step has run, its namespace holds nothing but its context,
@@ -139,7 +140,7 @@ export class ReplPool {
         launch: this.options.launch,
         snapshotFile: this.options.snapshotFile,
         memoryLimitMb: this.options.memoryLimitMb,
-        maxFrameBytes: 2 * this.options.maxValueBytes + FRAME_OVERHEAD_BYTES,
+        maxFrameBytes: 3 * this.options.maxValueBytes + FRAME_OVERHEAD_BYTES,
       },
       (from, message, payload) => this.receive(from, message, payload),
     );

@@ -103,4 +103,5 @@ export type StepOutcome = {
   stderr: string;
   error: string | null;
   final_json: string | null;
+  session_state?: unknown; // a session root's namespace after the step (engine/repl/session_state.py)
 };

@@ -299,6 +299,17 @@ def register_setup_installer(key: str, install) -> None:
     _setup_installers[key] = install
 
 
+# A session's root keeps its namespace across queries: after each step its keeper (session_state.py)
+# turns the namespace into data that goes out with the step's outcome. Keyed by namespace identity,
+# since installers see the namespace, not the agent id.
+_session_keepers: dict[int, object] = {}
+
+
+def register_session_keeper(namespace: dict, keeper) -> None:
+    """keeper.note_code(code) sees each step's code first; keeper.save(namespace) returns the state."""
+    _session_keepers[id(namespace)] = keeper
+
+
 def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json: str, channel) -> None:
     """Make the agent's namespace, with `context` decoded from the sent bytes."""
     # One copy from JS memory into a preallocated buffer, then one decode: cheaper than to_bytes()
@@ -338,7 +349,9 @@ def set_environment(variables_json: str) -> None:
 
 
 def drop_agent(agent_id: str) -> None:
-    _namespaces.pop(agent_id, None)
+    namespace = _namespaces.pop(agent_id, None)
+    if namespace is not None:
+        _session_keepers.pop(id(namespace), None)
 
 
 def forget_modules(names: list[str]) -> None:
@@ -519,6 +532,9 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str, re
     _steps_by_id[step_id] = step
     _current_step.set(step)  # the task runs in a copy of the context, so this is task-local
     error_text = None
+    keeper = _session_keepers.get(id(namespace))
+    if keeper is not None:
+        keeper.note_code(code)
     try:
         value = await eval_code_async(code, namespace, filename=f"<agent {agent_id} step {step_number}>")
         if value is not None:
@@ -542,6 +558,11 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str, re
         "error": error_text,
         "final_json": step.final_json,
     }
+    if keeper is not None:
+        try:
+            outcome["session_state"] = keeper.save(namespace)
+        except Exception as error:  # the step's own outcome still counts; this step's state is not saved
+            outcome["stderr"] += f"\n[session state not saved: {type(error).__name__}: {error}]\n"
     # Reported here, not from a done-callback: callbacks run on a later loop turn, and another step
     # may hold the worker by then.
     reporter.done(_json_dumps(outcome))

@@ -90,9 +90,6 @@ def test_llm_kwargs_cannot_override_what_the_engine_sets(isolated_workdir, key):
     ("option", "value", "advice"),
     [
         ("vertex", True, "base_url"),
-        ("session_dir", "sessions", "not supported"),
-        ("session_id", "chat-1", "not supported"),
-        ("add_session_code_to_context", False, "not supported"),
     ],
 )
 def test_the_originals_options_this_version_lacks_fail_saying_what_to_use(

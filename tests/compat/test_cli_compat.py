@@ -129,18 +129,15 @@ def test_bad_flag_values_exit_2_naming_the_flag(isolated_workdir, flag, bad, rea
         (["--cli-agents", "@agents.json"], "OpenAI-compatible HTTP API only"),
         (["--cli-minimal"], "--primary-agent/--sub-agent"),
         (["--cli-allow-api-key"], "RLM_MODEL_BASE_URL"),
-        (["--session-dir", "sessions"], "persistent sessions are not supported"),
-        (["--session-id", "a"], "persistent sessions are not supported"),
-        (["--no-session-code"], "persistent sessions are not supported"),
         (["--vertex"], "OpenAI-compatible endpoint, such as Vertex AI's"),
     ],
 )
-def test_the_originals_other_backends_and_sessions_exit_2_saying_what_to_use(isolated_workdir, args, instead):
+def test_the_originals_other_backends_exit_2_saying_what_to_use(isolated_workdir, args, instead):
     completed = fast_rlm("q", *args)
     assert completed.returncode == 2
     assert f"{args[0]} is not supported: " in completed.stderr and instead in completed.stderr
     assert "unrecognized arguments" not in completed.stderr
-    assert not (isolated_workdir / "logs").exists() and not (isolated_workdir / "sessions").exists()
+    assert not (isolated_workdir / "logs").exists()
 
 
 def test_with_input_file_the_prompt_is_the_instruction_and_the_file_the_context(

@@ -4,7 +4,8 @@ the supervisor, which performs it within the run's allow_net grant).
 requests (through urllib3's Pyodide backend) and pyodide.http.pyfetch call `js.fetch` themselves.
 urllib.request and httpx would open sockets, which have no route out of the interpreter: they get a
 handler and transports that fetch instead, installed when agent code first imports them, so a REPL
-that never uses them pays nothing. Synchronous calls suspend only the calling step (JSPI), like
+that never uses them pays nothing (http_hooks.py installs them; this module itself loads only then,
+as http.client and email take close to a second to import in a REPL process). Synchronous calls suspend only the calling step (JSPI), like
 time.sleep: other agents' steps keep running meanwhile.
 """
 
@@ -12,7 +13,6 @@ import email.parser
 import http.client
 import io
 import sys
-from importlib.abc import Loader, MetaPathFinder
 
 from js import Object
 from js import fetch as _relayed_fetch
@@ -154,42 +154,5 @@ def _install_into_httpx(httpx) -> None:
     client_module.AsyncHTTPTransport = httpx.AsyncHTTPTransport = RelayedAsyncTransport
 
 
-# ---- installed on first import -------------------------------------------------------------------
-
-_INSTALLERS = {"urllib.request": _install_into_urllib_request, "httpx": _install_into_httpx}
-
-
-class _InstallOnImport(MetaPathFinder):
-    """Finds the modules of _INSTALLERS with the other finders and runs the installer once the module
-    has executed."""
-
-    def find_spec(self, name, path, target=None):
-        if name not in _INSTALLERS:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None:
-                spec.loader = _InstallingLoader(spec.loader, _INSTALLERS[name])
-                return spec
-        return None
-
-
-class _InstallingLoader(Loader):
-    def __init__(self, loader, install) -> None:
-        self._loader = loader
-        self._install = install
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self._loader.exec_module(module)
-        self._install(module)
-
-
-for _name, _install in _INSTALLERS.items():
-    if _name in sys.modules:
-        _install(sys.modules[_name])
-sys.meta_path.insert(0, _InstallOnImport())
+# What http_hooks.py runs when agent code first imports each module.
+INSTALLERS = {"urllib.request": _install_into_urllib_request, "httpx": _install_into_httpx}

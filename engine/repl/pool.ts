@@ -33,17 +33,22 @@ export type PoolOptions = {
   environment: Record<string, string>; // the run's env_variables, for os.environ in every REPL
 };
 
-// The Python side of a REPL: the runtime first, then the modules it imports and those that add to
-// agents' namespaces.
+// The Python side of a REPL, written into every interpreter's files: the runtime first, then the
+// modules it imports and those that add to agents' namespaces, imported when the process starts;
+// the last two only when an agent needs them (each costs a REPL process a fifth of a second or more).
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
   ["_rlm_image_values", "image_values.py"],
   ["_rlm_llm_query_arguments", "llm_query_arguments.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
   ["_rlm_mcp", "mcp_functions.py"],
-  ["_rlm_http", "http_clients.py"],
+  ["_rlm_http_hooks", "http_hooks.py"],
+  // Imported on first use: by http_hooks.py when agent code imports urllib.request or httpx, and by
+  // runtime.py for the root of a session's query.
+  ["_rlm_http_clients", "http_clients.py"],
   ["_rlm_session_state", "session_state.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
+const IMPORTED_LATER = new Set(["_rlm_http_clients", "_rlm_session_state"]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
 const WATCHDOG_INTERVAL_MS = 20;
@@ -152,6 +157,7 @@ export class ReplPool {
       snapshotFile: this.options.snapshotFile,
       pythonPackagesFile: this.options.launch.pythonPackagesFile,
       pythonModules: PYTHON_MODULES,
+      pythonImports: PYTHON_MODULES.map(([name]) => name).filter((name) => !IMPORTED_LATER.has(name)),
       environmentJson: JSON.stringify(this.options.environment),
       timeoutMessage:
         `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +

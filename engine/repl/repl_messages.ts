@@ -21,8 +21,8 @@ export type ToReplProcess =
     kind: "init";
     snapshotFile: string;
     pythonPackagesFile: string; // a zip of pure-Python packages, put on sys.path
-    // Python modules to import, in order (name -> source); the first is the runtime itself.
-    pythonModules: [string, string][];
+    pythonModules: [string, string][]; // name -> source, written into the interpreter's files
+    pythonImports: string[]; // the modules imported at start, in order; the first is the runtime itself
     environmentJson: string;
     timeoutMessage: string;
     maxValueBytes: number;

@@ -291,6 +291,9 @@ def _make_final_var(namespace: dict):
 # What an agent gets beyond the basics (tools, host functions, MCP servers) is installed into its
 # namespace by functions that other runtime modules register here, one per key of the agent's setup.
 _setup_installers: dict = {}
+# Setup keys whose module is imported when an agent first needs it, not when the process starts:
+# session_state.py imports pickle and ast, a fifth of a second in a REPL process, for session runs only.
+_SETUP_MODULES_IMPORTED_ON_USE = {"session": "_rlm_session_state"}
 
 
 def register_setup_installer(key: str, install) -> None:
@@ -333,6 +336,8 @@ def create_agent(agent_id: str, context_bytes, context_is_text: bool, setup_json
     }
     namespace["FINAL_VAR"] = _make_final_var(namespace)
     for key, value in setup.items():
+        if key not in _setup_installers and key in _SETUP_MODULES_IMPORTED_ON_USE:
+            __import__(_SETUP_MODULES_IMPORTED_ON_USE[key])  # it registers its installer
         _setup_installers[key](channel, namespace, value)
     _namespaces[agent_id] = namespace
 

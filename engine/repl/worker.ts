@@ -10,7 +10,7 @@
 // The worker has no network permission either. Python's `js.fetch` is a stand-in that hands each
 // request to the supervisor (http_relay.ts), the one part of the process granted allow_net's hosts;
 // requests (through urllib3's Pyodide backend), pyodide.http.pyfetch, httpx and urllib.request
-// (http_clients.py) all go through it.
+// (http_clients.py, put in place by http_hooks.py) all go through it.
 import { loadPyodide, type PyodideAPI } from "pyodide";
 import {
   CONTROL_CELLS,
@@ -254,14 +254,14 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     pyodide.runPython(
       "import sys; sys.path.insert(0, '/home/pyodide/rlm'); sys.path.append('/home/pyodide/rlm/packages.zip')",
     );
-    runtime = pyodide.pyimport(message.pythonModules[0][0]);
+    runtime = pyodide.pyimport(message.pythonImports[0]);
     runtime.configure(
       message.timeoutMessage,
       message.maxValueBytes,
       (stepId: number) =>
         control.subarray(OVERDUE_FIRST_CELL, OVERDUE_FIRST_CELL + OVERDUE_CELLS).includes(stepId),
     );
-    for (const [name] of message.pythonModules.slice(1)) pyodide.pyimport(name);
+    for (const name of message.pythonImports.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);
     // The runtime has bound what it needs; agent code must not reach Pyodide's loaders, FS mounts
     // or interrupt buffer.

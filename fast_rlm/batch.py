@@ -55,7 +55,8 @@ def run_batch(
     (none at 0); the runs themselves print nothing. Ctrl-C cancels every run in flight.
 
     executor="local" runs the engines on this machine (default max_parallel_runs: the core count, at
-    least 2). executor="ray" runs each query as a Ray task (pip install "fast-rlm[ray]"): on the
+    least 2); unless the config sets `workers`, the runs in flight share the cores, each with
+    cores / max_parallel_runs REPL processes (at least 1). executor="ray" runs each query as a Ray task (pip install "fast-rlm[ray]"): on the
     cluster at `ray_address`, or on a local one started here and shut down after (see
     fast_rlm.ray_executor for logs, the engine cache and retries).
     """
@@ -140,7 +141,13 @@ class BatchPlan:
                 raise TypeError(f"unexpected keyword argument {name!r}. Did you mean {close[0]!r}?")
         positional = {name: arguments.pop(name, None) for name in POSITIONAL_NAMES if name != "query"}
         checked = run_arguments(None, options=arguments, **positional)
-        resolve_config(checked["config"])  # a bad key fails here, once
+        resolved = resolve_config(checked["config"])  # a bad key fails here, once
+        if executor == "local" and resolved.workers == 0:
+            # One REPL process per core would give each of the runs in flight a process on every
+            # core: they would fight over the cores instead of sharing them.
+            parallel = max_parallel_runs or default_parallel_runs()
+            resolved.workers = max(1, (os.cpu_count() or 1) // parallel)
+            checked["config"] = resolved
         verbosity = parse_verbosity(checked["verbosity"], checked["verbose"])
         shared = {
             **checked,

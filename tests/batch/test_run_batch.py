@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -125,3 +126,24 @@ def test_bad_arguments_fail_before_any_run(scripted_server, arguments, error, me
     with pytest.raises(error, match=message):
         fast_rlm.run_batch(call.pop("queries"), **call)
     assert server.request_count == 0
+
+
+def test_runs_in_flight_share_the_cores_unless_the_config_sets_workers(scripted_server, tmp_path):
+    server = scripted_server(lambda request: SQUARE)
+
+    def workers_of(outcomes: list) -> set[int]:
+        return {events_of(read_log(outcome["log_file"]), "run_start")[0]["workers"] for outcome in outcomes}
+
+    shared = fast_rlm.run_batch(
+        [[2], [3]], max_parallel_runs=2, config=config_for(server), log_dir=tmp_path / "a", verbosity=0
+    )
+    assert workers_of(shared) == {max(1, (os.cpu_count() or 1) // 2)}
+
+    chosen = fast_rlm.run_batch(
+        [[2], [3]],
+        max_parallel_runs=2,
+        config=config_for(server, workers=3),
+        log_dir=tmp_path / "b",
+        verbosity=0,
+    )
+    assert workers_of(chosen) == {3}

@@ -25,6 +25,7 @@ from fast_rlm.run import DEFAULT_LOG_DIR, PreparedRun, prepare_run
 from fast_rlm.run_arguments import OPTION_NAMES, POSITIONAL_NAMES, run_arguments
 
 EXECUTORS = ("local", "ray")
+RAY_TASK_CPUS = 1  # what each query's Ray task asks the cluster for
 BATCH_OPTION_NAMES = ("executor", "max_parallel_runs", "ray_address", "raise_errors")
 RunOutcome = dict[str, Any] | FastRLMError
 # Called once per finished query, in the order they finish: (index in the batch, its outcome).
@@ -56,8 +57,9 @@ def run_batch(
 
     executor="local" runs the engines on this machine (default max_parallel_runs: the core count, at
     least 2); unless the config sets `workers`, the runs in flight share the cores, each with
-    cores / max_parallel_runs REPL processes (at least 1). executor="ray" runs each query as a Ray task (pip install "fast-rlm[ray]"): on the
-    cluster at `ray_address`, or on a local one started here and shut down after (see
+    cores / max_parallel_runs REPL processes (at least 1). executor="ray" runs each query as a Ray
+    task holding one CPU, its run one REPL process (pip install "fast-rlm[ray]"): on the cluster at
+    `ray_address`, or on a local one started here and shut down after (see
     fast_rlm.ray_executor for logs, the engine cache and retries).
     """
     plan = BatchPlan.make(queries, executor, max_parallel_runs, ray_address, raise_errors, arguments)
@@ -142,11 +144,12 @@ class BatchPlan:
         positional = {name: arguments.pop(name, None) for name in POSITIONAL_NAMES if name != "query"}
         checked = run_arguments(None, options=arguments, **positional)
         resolved = resolve_config(checked["config"])  # a bad key fails here, once
-        if executor == "local" and resolved.workers == 0:
+        if resolved.workers == 0:
             # One REPL process per core would give each of the runs in flight a process on every
-            # core: they would fight over the cores instead of sharing them.
+            # core: they would fight over the cores instead of sharing them. A Ray task holds one CPU.
             parallel = max_parallel_runs or default_parallel_runs()
-            resolved.workers = max(1, (os.cpu_count() or 1) // parallel)
+            local_share = max(1, (os.cpu_count() or 1) // parallel)
+            resolved.workers = local_share if executor == "local" else RAY_TASK_CPUS
             checked["config"] = resolved
         verbosity = parse_verbosity(checked["verbosity"], checked["verbose"])
         shared = {

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fast_rlm.batch import BatchPlan, OutcomeListener, RunOutcome, run_one
+from fast_rlm.batch import RAY_TASK_CPUS, BatchPlan, OutcomeListener, RunOutcome, run_one
 from fast_rlm.deno_setup import install_engine_dependencies, is_installed
 from fast_rlm.errors import EngineCrashError, FastRLMError, MissingExtraError, RayConnectionError
 from fast_rlm.python_packages import python_packages_file
@@ -82,7 +82,7 @@ def run_on_ray(plan: BatchPlan, record: OutcomeListener) -> None:
         driver_node_id=None if through_client else ray.get_runtime_context().get_node_id(),
         driver_cache_dir=str(cache_dir()),
     )
-    task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES_AFTER_SYSTEM_FAILURE)(run_on_worker)
+    task = ray.remote(num_cpus=RAY_TASK_CPUS, max_retries=TASK_RETRIES_AFTER_SYSTEM_FAILURE)(run_on_worker)
     log_dir = Path(plan.arguments["log_dir"])
     log_dir.mkdir(parents=True, exist_ok=True)
     waiting = list(range(len(plan.queries)))

@@ -30,9 +30,7 @@ class HostFunctionRunner:
     def _run(self, call: dict[str, Any], reply: Reply) -> None:
         answer: dict[str, Any] = {"type": "host_result", "call_id": call["call_id"]}
         try:
-            value = self._functions[call["name"]](*call["args"], **call["kwargs"])
-            if inspect.isawaitable(value):
-                value = asyncio.run(_awaited(value))
+            value = called(self._functions[call["name"]], *call["args"], **call["kwargs"])
             _check_json(call["name"], value)
             answer.update(ok=True, value=value)
         except Exception as error:  # any failure of the user's function goes back to the agent
@@ -41,6 +39,15 @@ class HostFunctionRunner:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def called(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """What function(...) returns; an async function's result is awaited on an event loop of this
+    thread's own (the host's worker threads have none). Python models are called this way too."""
+    value = function(*args, **kwargs)
+    if inspect.isawaitable(value):
+        value = asyncio.run(_awaited(value))
+    return value
 
 
 async def _awaited(awaitable: Any) -> Any:

@@ -9,7 +9,6 @@ URLs). A callable that raises, or returns something else, fails that model call 
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 from collections.abc import Callable
@@ -17,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fast_rlm.errors import ModelCallableError
+from fast_rlm.host_functions import MAX_PARALLEL_CALLS, Reply, called
 
-MAX_PARALLEL_CALLS = 16
 SIGNATURE_HELP = "def my_model(messages, **llm_kwargs) -> str | dict  (sync or async)"
 _USAGE_COUNTS = (
     "prompt_tokens",
@@ -27,9 +26,6 @@ _USAGE_COUNTS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
-
-Reply = Callable[[dict[str, Any]], None]
-
 
 def check_model_callable(name: str, model: Any) -> None:
     """Raises ModelCallableError, naming the fix, unless `model` can be called as SIGNATURE_HELP."""
@@ -64,9 +60,7 @@ class ModelRunner:
     def _run(self, call: dict[str, Any], reply: Reply) -> None:
         answer: dict[str, Any] = {"type": "model_result", "call_id": call["call_id"]}
         try:
-            returned = self._models[call["model"]](call["messages"], **call["llm_kwargs"])
-            if inspect.isawaitable(returned):
-                returned = asyncio.run(_awaited(returned))
+            returned = called(self._models[call["model"]], call["messages"], **call["llm_kwargs"])
             content, usage = _reply_of(call["model"], returned)
             answer.update(ok=True, content=content, usage=usage)
         except Exception as error:  # any failure of the user's model fails that model call
@@ -75,10 +69,6 @@ class ModelRunner:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
 
 
 def _reply_of(name: str, returned: Any) -> tuple[str, dict[str, Any] | None]:

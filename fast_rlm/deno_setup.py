@@ -42,9 +42,16 @@ def deno_dir() -> Path:
     return (cache_dir() / "deno").resolve()
 
 
+# The code that boots an interpreter and takes its snapshot: the snapshot holds what it did, so a
+# change to it (a newer fast-rlm with the same Pyodide and Deno) must not reuse an older snapshot.
+SNAPSHOT_MAKERS = ("repl/worker.ts", "repl/supervisor.ts", "repl/repl_messages.ts")
+
+
 def snapshot_file() -> Path:
     deno_version = importlib.metadata.version("deno")
-    return (cache_dir() / "snapshots").resolve() / f"pyodide-{pyodide_version()}-deno-{deno_version}.snap"
+    makers = hashlib.sha256(b"".join((engine_dir() / name).read_bytes() for name in SNAPSHOT_MAKERS))
+    name = f"pyodide-{pyodide_version()}-deno-{deno_version}-{makers.hexdigest()[:12]}.snap"
+    return (cache_dir() / "snapshots").resolve() / name
 
 
 # Network settings Deno needs to reach the npm registry and the model through a proxy or a private

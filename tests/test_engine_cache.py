@@ -29,3 +29,20 @@ def test_a_damaged_snapshot_fails_one_run_clearly_and_is_made_again(scripted_ser
 
     assert fast_rlm.run("q", config=config_for(server), verbosity=0)["results"] is None
     assert damaged.stat().st_size == len(good_snapshot)
+
+
+def test_a_change_to_the_code_that_takes_the_snapshot_makes_a_new_one(monkeypatch, tmp_path):
+    """The snapshot holds what worker.ts did before taking it: a newer fast-rlm with the same Pyodide
+    and Deno must not boot from a snapshot an older worker made."""
+    import shutil
+
+    from fast_rlm import deno_setup
+
+    copied = tmp_path / "engine"
+    shutil.copytree(deno_setup.engine_dir() / "repl", copied / "repl")
+    monkeypatch.setattr(deno_setup, "engine_dir", lambda: copied)
+    before = deno_setup.snapshot_file()
+    with (copied / "repl" / "worker.ts").open("a") as worker:
+        worker.write("\n// changed\n")
+    assert deno_setup.snapshot_file() != before
+    assert deno_setup.snapshot_file().parent == before.parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -18,7 +19,18 @@ SQUARE = repl("FINAL(context[0] * context[0])")  # a query is a list holding a n
 
 
 def test_results_come_back_in_input_order_with_failures_in_place(scripted_server, tmp_path):
-    server = scripted_server(lambda request: SQUARE, latency_s=0.2)
+    # The first three requests are held until all three have arrived, so the peak below does not
+    # hang on how fast three engines start on a busy machine; run serially, it would stay at 1.
+    arrived = itertools.count(1)
+    three_arrived = threading.Event()
+
+    def square_once_three_are_in(request):
+        if next(arrived) >= 3:
+            three_arrived.set()
+        three_arrived.wait(timeout=60)
+        return SQUARE
+
+    server = scripted_server(square_once_three_are_in, latency_s=0.05)
     # A dict has no [0]: that agent's step fails on every call until its call budget ends.
     queries = [[1], [2], {"not": "a list"}, [4], [5], [6]]
     outcomes = fast_rlm.run_batch(

@@ -19,7 +19,13 @@ import { extractCode } from "./reply_code.ts";
 import { budgetError } from "./errors.ts";
 import { schemaError, schemaViolations } from "./output_schema.ts";
 import type { FunctionSignature, JsonSchema, ToolSpec } from "./protocol.ts";
-import type { Run } from "./run.ts";
+import type { EngineConfig } from "./config.ts";
+import type { LogWriter } from "./log_writer.ts";
+import type { McpService } from "./mcp/service.ts";
+import type { ReplPool } from "./repl/pool.ts";
+import type { Redactor } from "./redactor.ts";
+import type { ModelReply } from "./reply_parts.ts";
+import type { NamedAgent } from "./routing.ts";
 import { sendSessionState, sessionNotice, sessionSetup, type SessionStart } from "./session_state.ts";
 
 const EMPTY_REPLY_PLACEHOLDER = "(empty reply)";
@@ -45,6 +51,30 @@ export type AgentSpec = {
 
 export type AgentRole = "plan" | "subtask" | "execute" | "synthesis";
 
+// What an agent's loop (here and in planner.ts) uses of its run. run.ts implements it; declaring it
+// here keeps the agent loops from importing the run that imports them.
+export interface AgentRun {
+  readonly config: EngineConfig;
+  readonly environment: Record<string, string>;
+  readonly namedAgents: Record<string, NamedAgent>;
+  readonly pool: ReplPool;
+  readonly log: LogWriter;
+  readonly redactor: Redactor;
+  readonly mcp: McpService;
+  runAgent(agent: AgentSpec, body?: AgentBody): Promise<unknown>;
+  callModel(
+    agent: AgentSpec,
+    call: number,
+    messages: ChatMessage[],
+    loggedMessages: number,
+  ): Promise<ModelReply>;
+  namedAgent(name: string): NamedAgent;
+  throwIfStopped(): void;
+}
+
+// What an agent does, from its start to its FINAL value.
+export type AgentBody = (run: AgentRun, agent: AgentSpec) => Promise<unknown>;
+
 // What the runtime installs into the agent's namespace, by setup key (see runtime.py).
 function namespaceSetup(
   agent: AgentSpec,
@@ -61,7 +91,7 @@ function namespaceSetup(
   return setup;
 }
 
-export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown> {
+export async function runAgentLoop(run: AgentRun, agent: AgentSpec): Promise<unknown> {
   const config = run.config;
   const brief: AgentBrief = {
     depth: agent.depth,

@@ -9,7 +9,7 @@
 // the nesting of tasks: a planner at max_depth must execute, and one that keeps asking to recurse there
 // ends with RecursionDepthError. max_steps bounds the agents of the tree (planners, executors,
 // syntheses); the agent that would pass it is not started and the run ends with MaxStepsError.
-import type { AgentSpec } from "./agent.ts";
+import type { AgentRun, AgentSpec } from "./agent.ts";
 import type { ChatMessage } from "./chat_message.ts";
 import { contextFromValue } from "./agent_context.ts";
 import { maxStepsError, recursionDepthError } from "./errors.ts";
@@ -23,7 +23,6 @@ import {
   synthesisInstruction,
 } from "./planner_prompts.ts";
 import { childModel } from "./routing.ts";
-import type { Run } from "./run.ts";
 import type { JsonSchema } from "./protocol.ts";
 
 export type Subtask = { task: string; agent: string | null };
@@ -41,7 +40,7 @@ export class Planner {
   private agentsStarted = 0;
   private readonly schema: JsonSchema;
 
-  constructor(private readonly run: Run) {
+  constructor(private readonly run: AgentRun) {
     this.schema = planSchema(Object.keys(run.namedAgents));
   }
 

@@ -9,8 +9,10 @@ import type { CallUsage, Usage } from "./usage.ts";
 import type { NamedAgent } from "./routing.ts";
 import type { ImageInput } from "./images.ts";
 import type { KnownParameters } from "./models/call_parameters.ts";
-import type { RunMode } from "./run.ts";
 import type { SessionStart, SessionStateMessage } from "./session_state.ts";
+
+// "repl": the root is a REPL agent; "decompose": the root is a planner (planner.ts).
+export type RunMode = "repl" | "decompose";
 
 export type StartMessage = {
   type: "start";

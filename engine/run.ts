@@ -1,6 +1,6 @@
 // One run: the tree of agents, the limits that span it (depth, concurrency, tokens, money, time),
 // the usage totals and cancellation. Every agent loop runs as an async task in this isolate.
-import { type AgentSpec, runAgentLoop } from "./agent.ts";
+import { type AgentBody, type AgentRun, type AgentSpec, runAgentLoop } from "./agent.ts";
 import { Planner } from "./planner.ts";
 import type { EngineConfig } from "./config.ts";
 import { agentError, budgetError, cancelledError, EngineError, errorInfo } from "./errors.ts";
@@ -16,16 +16,13 @@ import type { ReplPool } from "./repl/pool.ts";
 import { RequestGate } from "./request_gate.ts";
 import type { HostFunctionBridge } from "./host_functions.ts";
 import { checkSchema } from "./output_schema.ts";
-import type { ErrorInfo } from "./protocol.ts";
+import type { ErrorInfo, RunMode } from "./protocol.ts";
 import { type ChildRequest, parseChildRequest } from "./child_request.ts";
 import type { Redactor } from "./redactor.ts";
 import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
 import { pricedUsage } from "./pricing.ts";
 import { type Usage, UsageTotals } from "./usage.ts";
-
-// "repl": the root is a REPL agent; "decompose": the root is a planner (planner.ts).
-export type RunMode = "repl" | "decompose";
 
 type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<string, unknown> };
 
@@ -51,7 +48,7 @@ export type RunLlmKwargs = {
   known: KnownParameters;
 };
 
-export class Run {
+export class Run implements AgentRun {
   private readonly usage = new UsageTotals();
   readonly finishedResults: Record<string, unknown> = {};
   private readonly stopController = new AbortController();
@@ -123,7 +120,7 @@ export class Run {
   // Runs `body` (the REPL agent loop unless told otherwise) as one agent of the tree, logged as such.
   async runAgent(
     agent: AgentSpec,
-    body: (run: Run, agent: AgentSpec) => Promise<unknown> = runAgentLoop,
+    body: AgentBody = runAgentLoop,
   ): Promise<unknown> {
     this.throwIfStopped();
     this.usage.addAgent();

@@ -1,7 +1,42 @@
-// Typed failures inside the engine. `type` names match the Python classes in fast_rlm/errors.py,
-// which the host raises when one of these ends the run.
+// Typed failures inside the engine, named from one list. fast_rlm/errors.py maps every name to the
+// class the host raises when one ends the run (tests/onedef/test_error_names.py holds them equal).
+export const ENGINE_ERROR_NAMES = [
+  "LLMError",
+  "LLMAuthError",
+  "LLMRateLimitError",
+  "LLMTimeoutError",
+  "LLMUnreachableError",
+  "BudgetExceededError",
+  "RecursionDepthError",
+  "MaxStepsError",
+  "CancelledError",
+  "AgentError",
+  "ReplError",
+  "RunTimeoutError",
+  "SchemaError",
+  "EngineInternalError", // anything thrown that is not an EngineError: a bug of the engine's
+  // Failures of agent code's requests: its REPL raises them (HostFunctionError, MCPError), they end
+  // no run.
+  "HostFunctionError",
+  "MCPUnavailableError",
+  "MCPServerError",
+  "MCPTimeoutError",
+  "MCPToolError",
+  "MCPArgumentError",
+] as const;
+
+export type EngineErrorName = typeof ENGINE_ERROR_NAMES[number];
+
 export class EngineError extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(readonly type: EngineErrorName, message: string) {
+    super(message);
+  }
+}
+
+// What a user's host function raised on the host, under its own Python name (KeyError, ...): it goes
+// back to the agent's code as a HostFunctionError carrying that name.
+export class HostFunctionRaised extends Error {
+  constructor(readonly raisedType: string, message: string) {
     super(message);
   }
 }
@@ -21,5 +56,6 @@ export const replError = (message: string) => new EngineError("ReplError", messa
 
 export function errorInfo(error: unknown): { type: string; message: string } {
   if (error instanceof EngineError) return { type: error.type, message: error.message };
+  if (error instanceof HostFunctionRaised) return { type: error.raisedType, message: error.message };
   return { type: "EngineInternalError", message: String(error instanceof Error ? error.stack : error) };
 }

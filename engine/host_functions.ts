@@ -1,6 +1,6 @@
 // Host functions: Python functions the user registered, run in the host process. A call travels to
 // the host as a host_call message and comes back as a host_result; arguments and results are JSON.
-import { EngineError } from "./errors.ts";
+import { EngineError, HostFunctionRaised } from "./errors.ts";
 import type { HostResultMessage } from "./protocol.ts";
 import { sendToHost } from "./protocol.ts";
 
@@ -30,6 +30,8 @@ export class HostFunctionBridge {
     if (!call) return;
     this.pending.delete(result.call_id);
     if (result.ok) call.resolve(result.value);
-    else call.reject(new EngineError(result.error?.type ?? "HostFunctionError", result.error?.message ?? ""));
+    else {call.reject(
+        new HostFunctionRaised(result.error?.type ?? "HostFunctionError", result.error?.message ?? ""),
+      );}
   }
 }

@@ -170,7 +170,8 @@ class SessionStateError(SessionError):
     is left as it is."""
 
 
-# The engine reports failures by name (engine/errors.ts); these are the classes they become.
+# Every name in the engine's list of failures (engine/errors.ts, ENGINE_ERROR_NAMES) -> the class
+# raised when one ends the run. tests/onedef/test_error_names.py holds the two lists equal.
 ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
     cls.__name__: cls
     for cls in (
@@ -190,3 +191,13 @@ ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
 }
 ENGINE_ERROR_TYPES["ReplError"] = AgentError
 ENGINE_ERROR_TYPES["EngineInternalError"] = EngineCrashError
+# Failures of agent code's requests end no run (its REPL raises them); were one to, the agent failed.
+for _request_failure in (
+    "HostFunctionError",
+    "MCPUnavailableError",
+    "MCPServerError",
+    "MCPTimeoutError",
+    "MCPToolError",
+    "MCPArgumentError",
+):
+    ENGINE_ERROR_TYPES[_request_failure] = AgentError

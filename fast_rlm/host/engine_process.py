@@ -287,9 +287,12 @@ class EngineRun:
 
     def _error_from(self, message: dict[str, Any]) -> Exception:
         error = message["error"]
-        error_class = ENGINE_ERROR_TYPES.get(error["type"], EngineCrashError)
+        error_class = ENGINE_ERROR_TYPES.get(error["type"])
+        text = error["message"]
+        if error_class is None:  # tests/onedef/test_error_names.py keeps this from happening
+            error_class, text = EngineCrashError, f"{error['type']} (unknown to this host): {text}"
         return error_class(
-            error["message"],
+            text,
             partial_results=message.get("partial_results"),
             usage=message.get("usage"),
             log_file=str(self._log_file),

@@ -1,5 +1,6 @@
 // The merged run configuration, as validated and sent by the Python host (fast_rlm/config.py is the
-// one definition of these fields; this type mirrors it).
+// one definition of these fields; this type mirrors RLMConfig.engine_fields(), and
+// tests/onedef/test_engine_config_type.py fails when a name or type differs).
 export type EngineConfig = {
   primary_agent: string;
   sub_agent: string;

@@ -1,5 +1,5 @@
-// Token, call and cost totals. Cost stays null unless the provider reported it for every call:
-// a partial sum would understate what was spent.
+// Token, call and cost totals. Cost stays null unless the provider reported it for every call
+// (costOfCalls below).
 import type { CapUse, PerCap } from "./budget.ts";
 
 export type Usage = {
@@ -48,6 +48,13 @@ export const UNREPORTED_USAGE: CallUsage = {
   cost: null,
 };
 
+// What `calls` model calls cost, from the reported cost of those whose cost was reported: null unless
+// every one was (a partial sum would understate what was spent), and null for no calls. The one place
+// of this rule in the engine (fast_rlm/events.py cost_of_calls is the host's).
+export function costOfCalls(calls: number, callsWithoutCost: number, reportedCost: number): number | null {
+  return calls === 0 || callsWithoutCost > 0 ? null : reportedCost;
+}
+
 export class UsageTotals {
   private promptTokens = 0;
   private completionTokens = 0;
@@ -94,7 +101,7 @@ export class UsageTotals {
   }
 
   get cost(): number | null {
-    return this.llmCalls === 0 || this.callsWithoutCost > 0 ? null : this.reportedCost;
+    return costOfCalls(this.llmCalls, this.callsWithoutCost, this.reportedCost);
   }
 
   snapshot(limits: PerCap<CapUse>): Usage {
@@ -112,7 +119,7 @@ export class UsageTotals {
       by_model: Object.fromEntries(
         [...this.byModel].map(([model, { callsWithoutCost, ...share }]) => [
           model,
-          { ...share, cost: callsWithoutCost > 0 ? null : share.cost },
+          { ...share, cost: costOfCalls(share.llm_calls, callsWithoutCost, share.cost ?? 0) },
         ]),
       ),
     };

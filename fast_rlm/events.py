@@ -67,6 +67,13 @@ class CallUsage(_LogModel):
     cost: float | None = None
 
 
+def cost_of_calls(calls: int, calls_without_cost: int, reported_cost: float) -> float | None:
+    """What `calls` model calls cost, from the `reported_cost` of those whose cost was reported: None
+    unless every one was (a partial sum would understate what was spent), and None for no calls. The
+    one place of this rule on the Python side (engine/usage.ts costOfCalls is the engine's)."""
+    return None if calls == 0 or calls_without_cost > 0 else reported_cost
+
+
 class CapUse(_LogModel):
     """A run-wide cap beside what the run used of it. `limit` None means no cap."""
 

@@ -35,11 +35,11 @@ from fast_rlm.events import (
     RunEnd,
     RunStart,
     UnknownEvent,
+    cost_of_calls,
     parse_event_json,
 )
 
 MAX_STORED_NOTICES = 50
-PREVIEW_CHARS = 200
 ACTIVITY_LLM, ACTIVITY_CODE = 0, 1
 
 AgentStatus = Literal["running", "done", "failed", "unfinished"]
@@ -90,7 +90,6 @@ class AgentRecord:
     last_ts: float | None = None
     status: AgentStatus = "running"
     error: ErrorInfo | None = None
-    result_preview: str | None = None
     llm_calls: int = 0
     code_steps: int = 0
     retries: int = 0
@@ -103,7 +102,6 @@ class AgentRecord:
     reasoning_tokens: int = 0
     reported_cost: float = 0.0
     calls_without_cost: int = 0
-    start_offset: int | None = None
     end_offset: int | None = None
     children: list[str] = field(default_factory=list)
     # Byte offsets of this agent's llm_call, llm_retry, code_step, host_call and unknown lines, in
@@ -116,9 +114,7 @@ class AgentRecord:
     def cost(self) -> float | None:
         """The agent's cost, or None unless the provider reported it for every call (as the engine
         counts it: a partial sum would understate what was spent)."""
-        if self.llm_calls == 0 or self.calls_without_cost > 0:
-            return None
-        return self.reported_cost
+        return cost_of_calls(self.llm_calls, self.calls_without_cost, self.reported_cost)
 
     @property
     def model_label(self) -> str:
@@ -168,11 +164,6 @@ def agent_sort_key(agent_id: str) -> tuple[Any, ...]:
 
 def parent_of(agent_id: str) -> str | None:
     return agent_id.rsplit(".", 1)[0] if "." in agent_id else None
-
-
-def preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
 class LogIndex:
@@ -317,7 +308,6 @@ class LogIndex:
             record.context_preview = event.context_preview
             record.context_chars = event.context_chars
             record.start_ts = event.ts
-            record.start_offset = offset
             record.last_ts = event.ts
             update.changed_agents.add(record.agent_id)
             return
@@ -330,8 +320,6 @@ class LogIndex:
             record.duration_s = event.duration_s
             record.end_offset = offset
             record.error = event.error
-            if "result" in event.model_fields_set:
-                record.result_preview = preview(event.result)
             if event.status == "failed":
                 reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
                 self.errors.append(ErrorLocation(event.agent_id, offset, f"agent failed: {reason}"))

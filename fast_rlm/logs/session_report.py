@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fast_rlm.events import cost_of_calls
+from fast_rlm.logs.stats import format_cost
 from fast_rlm.sessions.store import LEDGER_FILE, _read_ledger
 from fast_rlm.watch.terminal_text import printable
 
@@ -32,17 +34,21 @@ def _short(text: Any) -> str:
 def format_session(directory: Path) -> str:
     queries = session_queries(directory)
     lines = [f"Session {directory}: {len(queries)} quer{'y' if len(queries) == 1 else 'ies'}", ""]
-    total_tokens, total_cost = 0, 0.0
+    total_tokens, known_cost, queries_without_cost = 0, 0.0, 0
     for number, query in enumerate(queries, 1):
         usage = query.get("usage") or {}
         tokens, cost = usage.get("total_tokens"), usage.get("cost")
         total_tokens += tokens or 0
-        total_cost += cost or 0.0
+        if cost is None:
+            queries_without_cost += 1
+        else:
+            known_cost += cost
         figures = f"{tokens:,} tokens" if tokens is not None else "tokens unknown"
         figures += f", ${cost:.6f}" if cost is not None else ""
         lines.append(f"[{number}] {_short(query['query'])}")
         outcome = f"FINAL: {_short(query.get('final'))}" if query["status"] == "done" else query["status"]
         lines.append(f"    {outcome}  ({query.get('steps', 0)} root steps, {figures})")
         lines.append(f"    log: {query.get('log_file', '?')}")
-    lines += ["", f"Total: {total_tokens:,} tokens, ${total_cost:.6f}"]
+    total_cost = cost_of_calls(len(queries), queries_without_cost, known_cost)
+    lines += ["", f"Total: {total_tokens:,} tokens, cost {format_cost(total_cost)}"]
     return printable("\n".join(lines))

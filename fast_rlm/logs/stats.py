@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fast_rlm.events import ErrorInfo
+from fast_rlm.events import ErrorInfo, cost_of_calls
 from fast_rlm.logs.reader import AgentRecord, LogIndex
 from fast_rlm.watch.progress import format_caps, format_limits
 from fast_rlm.watch.terminal_text import printable
@@ -69,7 +69,7 @@ def run_totals(index: LogIndex) -> RunTotals:
         cached_tokens=sum(record.cached_tokens for record in records),
         cache_write_tokens=sum(record.cache_write_tokens for record in records),
         reasoning_tokens=sum(record.reasoning_tokens for record in records),
-        cost=None if llm_calls == 0 or unpriced else sum(record.reported_cost for record in records),
+        cost=cost_of_calls(llm_calls, unpriced, sum(record.reported_cost for record in records)),
         duration_s=elapsed,
         error=None,
         from_run_end=False,

@@ -29,6 +29,7 @@ from fast_rlm.events import (
     LogEvent,
     RunEnd,
     RunStart,
+    cost_of_calls,
 )
 from fast_rlm.logs.stats import format_cost, format_count, format_duration
 from fast_rlm.watch.progress import FULL, format_caps, format_done
@@ -78,7 +79,7 @@ class AgentProgress:
     @property
     def reported_cost(self) -> float | None:
         """None unless the provider reported the cost of every call (never a made-up 0)."""
-        return None if self.unpriced_calls else self.cost
+        return cost_of_calls(self.llm_calls, self.unpriced_calls, self.cost)
 
     def describe_state(self) -> tuple[str, str, str]:
         """(glyph, words, style) of the agent's state right now."""
@@ -175,7 +176,7 @@ class RunProgress:
 
     @property
     def reported_cost(self) -> float | None:
-        return None if self.unpriced_calls or not self.llm_calls else self.cost
+        return cost_of_calls(self.llm_calls, self.unpriced_calls, self.cost)
 
     def elapsed_s(self, now: float) -> float:
         if self.run_end is not None:

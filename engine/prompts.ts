@@ -81,8 +81,11 @@ function namedAgentsText(agents: NamedAgentPurpose[]): string {
 ${listed.join("\n")}`;
 }
 
+// The task of an agent given no instruction (the root, unless run() got one). Tests read it from here.
+export const DEFAULT_TASK = "Answer the query held in `context`.";
+
 export function firstUserMessage(brief: AgentBrief): string {
-  const task = brief.instruction ?? "Answer the query held in `context`.";
+  const task = brief.instruction ?? DEFAULT_TASK;
   const sections = [`Task: ${task}`, `\`context\` holds: ${brief.contextDescription}`];
   if (brief.role !== null) {
     sections.unshift(`You are the ${JSON.stringify(brief.role.name)} agent: ${brief.role.purpose}`);

@@ -28,10 +28,10 @@ from fast_rlm.scripted.server import (
     first_user_message,
     repl,
 )
+from tests.scripted_server import ROOT_TASK
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
 NORMALISED_LOG = FIXTURES_DIR / "scripted_run.jsonl"
-ROOT_TASK = "Answer the query held in `context`."
 COST_PER_CALL = 0.00025
 
 ROOT_FIRST_STEP = """

@@ -6,12 +6,24 @@ answers as a model would, with a ```repl block, or with an HTTP failure.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
+from fast_rlm.host.resources import engine_dir
 from fast_rlm.scripted.server import ScriptedReply, call_number, first_user_message, repl
 
-ROOT_TASK = "Answer the query held in `context`."
+
+def _engine_default_task() -> str:
+    """The task the engine gives an agent without an instruction (engine/prompts.ts DEFAULT_TASK)."""
+    source = (engine_dir() / "prompts.ts").read_text()
+    found = re.search(r'^export const DEFAULT_TASK = "([^"]+)";$', source, re.MULTILINE)
+    assert found is not None, "engine/prompts.ts no longer exports DEFAULT_TASK as a plain string"
+    return found.group(1)
+
+
+# The root's task when run() gets no instruction: how the scripted models tell the root apart.
+ROOT_TASK = _engine_default_task()
 
 
 def is_root(request: dict[str, Any]) -> bool:

@@ -22,9 +22,9 @@ import fast_rlm
 from fast_rlm.host.engine_process import EngineRun
 from fast_rlm.scripted.server import ScriptedModelServer, call_number, first_user_message, repl
 from tests.conftest import config_for
+from tests.scripted_server import ROOT_TASK
 
 PROBE_RUN_TIMEOUT_S = 30
-ROOT_TASK = "Answer the query held in `context`."
 
 # `probe(name, action)` runs one attempt; an awaitable result (a JS promise, a coroutine) is awaited.
 # `js_module(source)` is the route into JavaScript that worked before containment: js.eval, and

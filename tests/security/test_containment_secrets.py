@@ -15,6 +15,7 @@ from typing import Any
 import fast_rlm
 from fast_rlm.scripted.server import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
+from tests.scripted_server import ROOT_TASK
 
 SECRET = secrets.token_hex(16)  # random hex: no piece of it occurs in a prompt by chance
 PIECE_CHARS = 8  # no run of this many of its characters may be sent
@@ -37,7 +38,7 @@ FINAL(answer)
 
 def _respond(root_code: str):
     def respond(request: dict[str, Any]) -> str:
-        if "Answer the query held in `context`." in first_user_message(request):
+        if ROOT_TASK in first_user_message(request):
             return repl(root_code)
         return repl("FINAL('fine')")
 

@@ -17,9 +17,29 @@ from typing import Any
 
 from fast_rlm.errors import ToolError
 
-# Names every agent namespace has; a function may not take one.
+# Names the REPL puts in an agent's namespace (engine/repl/: runtime.py for every agent,
+# agent_setup.py with host functions, mcp_functions.py with MCP servers, session_state.py for a
+# session's root); a function may not take one. tests/onedef/test_reserved_names.py lists a real
+# namespace against it.
 RESERVED_NAMES = frozenset(
-    {"context", "llm_query", "batch_llm_query", "FINAL", "LLMQueryError", "HostFunctionError"}
+    {
+        "context",
+        "llm_query",
+        "batch_llm_query",
+        "FINAL",
+        "FINAL_VAR",
+        "LLMQueryError",
+        "HostFunctionError",
+        "mcp_list_tools",
+        "mcp_tool_schema",
+        "mcp_call",
+        "mcp_list_resources",
+        "mcp_list_resource_templates",
+        "mcp_read_resource",
+        "MCPError",
+        "session_history",
+        "session_unrestored",
+    }
 )
 
 

@@ -33,6 +33,7 @@ from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_
 from fast_rlm.host.deno_setup import install_engine_dependencies, snapshot_file
 from fast_rlm.host.engine_process import EngineRun
 from fast_rlm.host.host_functions import HostFunctionRunner
+from fast_rlm.host.protocol_messages import RunSetup
 from fast_rlm.host.python_models import ModelRunner, python_models_of
 from fast_rlm.inputs.images import run_images
 from fast_rlm.inputs.input_file import read_input_file
@@ -254,37 +255,35 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
 
     run_id = uuid.uuid4().hex
     log_file = _new_log_file(Path(arguments["log_dir"] or DEFAULT_LOG_DIR), arguments["prefix"], run_id)
-    start_message = {
-        "type": "start",
-        "run_id": run_id,
-        "config": resolved.engine_fields(),
-        "api_key": api_key or "",
-        "anthropic_api_key": anthropic_api_key or "",
-        "instruction": instruction,
-        "mode": mode,
-        "log_file": str(log_file),
-        "snapshot_file": str(snapshot_file()),
-        "output_schema": output_schema,
-        "tools": tools,
-        "host_functions": host_function_specs,
-        "env_variables": env_variables,
-        "llm_kwargs": llm_kwargs,
-        "root_llm_kwargs": root_llm_kwargs,
-        "sub_llm_kwargs": sub_llm_kwargs,
-        "llm_kwargs_keys": known_keys_for_engine(),
-        "mcp_servers": mcp.servers,
-        "host_models": sorted(python_models),
-        "agents": agents,
-        "images": images,
-        "session": None,
-    }
     session = None
     if session_directory is not None:
         include_code = arguments["add_session_code_to_context"] is not False
         session = SessionQuery(SessionStore.open(session_directory), context, include_code)
-        start_message["session"] = session.engine_session
+    setup = RunSetup(
+        run_id=run_id,
+        config=resolved.engine_fields(),
+        api_key=api_key or "",
+        anthropic_api_key=anthropic_api_key or "",
+        instruction=instruction,
+        mode=mode,
+        log_file=str(log_file),
+        snapshot_file=str(snapshot_file()),
+        output_schema=output_schema,
+        tools=tools,
+        host_functions=host_function_specs,
+        env_variables=env_variables,
+        llm_kwargs=llm_kwargs,
+        root_llm_kwargs=root_llm_kwargs,
+        sub_llm_kwargs=sub_llm_kwargs,
+        llm_kwargs_keys=known_keys_for_engine(),
+        mcp_servers=mcp.servers,
+        host_models=sorted(python_models),
+        agents=agents,
+        images=images,
+        session=session.engine_session if session is not None else None,
+    )
     engine = EngineRun(
-        start_message,
+        setup,
         context,
         log_file,
         net_hosts=[*net_hosts, *mcp.net_hosts],

@@ -22,6 +22,7 @@ from typing import IO, Any
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
 from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.host.host_functions import HostFunctionRunner
+from fast_rlm.host.protocol_messages import RunSetup, cancel_message, encoded, start_message
 from fast_rlm.host.python_models import ModelRunner
 from fast_rlm.host.python_packages import python_packages_file
 from fast_rlm.host.resources import deno_config_file, deno_lock_file, engine_dir
@@ -107,7 +108,7 @@ class EngineRun:
 
     def __init__(
         self,
-        start_message: dict[str, Any],
+        setup: RunSetup,
         query: Any,
         log_file: Path,
         net_hosts: list[str],
@@ -124,16 +125,9 @@ class EngineRun:
         self._query_frame = (query if is_text else json.dumps(query, ensure_ascii=False)).encode("utf-8")
         frame = {"bytes": len(self._query_frame), "is_text": is_text}
         self._line_cap_bytes = int(
-            LINE_CAP_VALUE_MULTIPLE * start_message["config"]["max_value_mb"] * BYTES_PER_MB
-            + LINE_CAP_OVERHEAD_BYTES
+            LINE_CAP_VALUE_MULTIPLE * setup.config["max_value_mb"] * BYTES_PER_MB + LINE_CAP_OVERHEAD_BYTES
         )
-        start_message = {
-            **start_message,
-            "protocol_token": self._protocol_token,
-            "query_frame": frame,
-            "repl_launch": repl_launch_paths(),
-        }
-        self._start_line = (json.dumps(start_message, ensure_ascii=False) + "\n").encode("utf-8")
+        self._start_line = encoded(start_message(setup, self._protocol_token, frame, repl_launch_paths()))
         self._log_file = log_file
         self._net_hosts = net_hosts
         self._run_commands = run_commands
@@ -200,11 +194,11 @@ class EngineRun:
         self._write(process, self._start_line, self._query_frame)
         self._query_frame = b""  # the engine has it; do not hold hundreds of MB for the whole run
         self._cancel_requested.wait()
-        self._write(process, b'{"type": "cancel"}\n')
+        self._write(process, encoded(cancel_message()))
 
     def _send_host_result(self, result: dict[str, Any]) -> None:
         if self._process is not None:
-            self._write(self._process, (json.dumps(result, ensure_ascii=False) + "\n").encode("utf-8"))
+            self._write(self._process, encoded(result))
 
     def _write(self, process: subprocess.Popen[bytes], *chunks: bytes) -> None:
         with self._stdin_lock:

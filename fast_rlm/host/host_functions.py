@@ -14,6 +14,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from fast_rlm.host.protocol_messages import host_failure, host_result
+
 MAX_PARALLEL_CALLS = 16
 
 Reply = Callable[[dict[str, Any]], None]
@@ -28,13 +30,12 @@ class HostFunctionRunner:
         self._executor.submit(self._run, call, reply)
 
     def _run(self, call: dict[str, Any], reply: Reply) -> None:
-        answer: dict[str, Any] = {"type": "host_result", "call_id": call["call_id"]}
         try:
             value = called(self._functions[call["name"]], *call["args"], **call["kwargs"])
             _check_json(call["name"], value)
-            answer.update(ok=True, value=value)
+            answer = host_result(call["call_id"], value)
         except Exception as error:  # any failure of the user's function goes back to the agent
-            answer.update(ok=False, error={"type": type(error).__name__, "message": str(error)})
+            answer = host_failure(call["call_id"], error)
         reply(answer)
 
     def close(self) -> None:

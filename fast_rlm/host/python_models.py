@@ -17,6 +17,7 @@ from typing import Any
 
 from fast_rlm.errors import ModelCallableError
 from fast_rlm.host.host_functions import MAX_PARALLEL_CALLS, Reply, called
+from fast_rlm.host.protocol_messages import model_failure, model_result
 
 SIGNATURE_HELP = "def my_model(messages, **llm_kwargs) -> str | dict  (sync or async)"
 _USAGE_COUNTS = (
@@ -59,13 +60,11 @@ class ModelRunner:
         self._executor.submit(self._run, call, reply)
 
     def _run(self, call: dict[str, Any], reply: Reply) -> None:
-        answer: dict[str, Any] = {"type": "model_result", "call_id": call["call_id"]}
         try:
             returned = called(self._models[call["model"]], call["messages"], **call["llm_kwargs"])
-            content, usage = _reply_of(call["model"], returned)
-            answer.update(ok=True, content=content, usage=usage)
+            answer = model_result(call["call_id"], *_reply_of(call["model"], returned))
         except Exception as error:  # any failure of the user's model fails that model call
-            answer.update(ok=False, error={"type": type(error).__name__, "message": str(error)})
+            answer = model_failure(call["call_id"], error)
         reply(answer)
 
     def close(self) -> None:

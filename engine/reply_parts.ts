@@ -35,12 +35,19 @@ export function replyFromChoice(choice: unknown): ModelReply | null {
   }
   // A refusal is what the model said when it says nothing else; it reads as prose with no code.
   if (answer.join("").trim() === "" && typeof message.refusal === "string") answer.push(message.refusal);
-  const separated = separateThinking(answer.join(""));
-  if (separated.reasoning) reasoning.push(separated.reasoning);
   const finishReason = typeof choice.finish_reason === "string" ? choice.finish_reason : null;
+  return assembledReply(answer.join(""), reasoning, finishReason);
+}
+
+// A reply from its answer text and the reasoning found apart from it, for every wire format: think
+// blocks leading the answer are reasoning too, and reasoning that is only whitespace is none.
+export function assembledReply(answer: string, reasoning: string[], finishReason: string | null): ModelReply {
+  const separated = separateThinking(answer);
+  const pieces = [...reasoning, ...(separated.reasoning === null ? [] : [separated.reasoning])]
+    .filter((piece) => piece.trim() !== "");
   return {
     text: separated.text,
-    reasoning: reasoning.length > 0 ? reasoning.join("\n\n") : null,
+    reasoning: pieces.length > 0 ? pieces.join("\n\n") : null,
     finishReason,
   };
 }

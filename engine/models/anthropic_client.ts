@@ -4,11 +4,11 @@
 // prompt in three parts: tokens read from the cache, tokens written to it, and the rest; and its
 // reasoning in thinking blocks, kept apart from the answer as for any other model.
 import type { ChatMessage, ContentPart } from "../chat_message.ts";
-import { type ModelReply, separateThinking } from "../reply_parts.ts";
+import { assembledReply, type ModelReply } from "../reply_parts.ts";
 import { cacheBreakpoints, EPHEMERAL } from "./cache_breakpoints.ts";
 import { bodyFields } from "./call_parameters.ts";
 import type { CallParameters, ModelProvider, ParsedReply, WireRequest } from "./client.ts";
-import { tokenCount } from "./token_counts.ts";
+import { reportedUsage, tokenCount } from "./token_counts.ts";
 
 export type AnthropicOptions = { baseUrl: string; apiKey: string; promptCaching: boolean };
 
@@ -70,21 +70,16 @@ export class AnthropicProvider implements ModelProvider {
   }
 
   parseReply(payload: any): ParsedReply {
-    const usage = payload?.usage;
-    const hasCounts = typeof usage === "object" && usage !== null &&
-      ("input_tokens" in usage || "output_tokens" in usage);
-    const cacheRead = tokenCount(usage?.cache_read_input_tokens);
-    const cacheWrite = tokenCount(usage?.cache_creation_input_tokens);
-    const callUsage = hasCounts
-      ? {
-        prompt_tokens: tokenCount(usage.input_tokens) + cacheRead + cacheWrite,
-        completion_tokens: tokenCount(usage.output_tokens),
-        cached_tokens: cacheRead,
-        cache_write_tokens: cacheWrite,
-        reasoning_tokens: 0,
-        cost: null,
-      }
-      : null;
+    const callUsage = reportedUsage(payload?.usage, ["input_tokens", "output_tokens"], (usage) => {
+      const cacheRead = tokenCount(usage.cache_read_input_tokens);
+      const cacheWrite = tokenCount(usage.cache_creation_input_tokens);
+      return {
+        prompt: tokenCount(usage.input_tokens) + cacheRead + cacheWrite,
+        completion: usage.output_tokens,
+        cached: cacheRead,
+        cacheWrite,
+      };
+    });
     const content = payload?.content;
     if (!Array.isArray(content)) {
       return { kind: "unreadable", problem: "the model's reply has no content blocks", usage: callUsage };
@@ -111,13 +106,6 @@ function replyOf(content: any[], stopReason: unknown): ModelReply {
     .map((block) => block.thinking as string);
   const text = content.filter((block) => block?.type === "text" && typeof block.text === "string")
     .map((block) => block.text as string).join("");
-  // Models behind Anthropic-compatible endpoints may also write <think> blocks into their text.
-  const separated = separateThinking(text);
-  if (separated.reasoning !== null) reasoning.push(separated.reasoning);
-  const kept = reasoning.filter((piece) => piece.trim() !== "");
-  return {
-    text: separated.text,
-    reasoning: kept.length > 0 ? kept.join("\n\n") : null,
-    finishReason: typeof stopReason === "string" ? FINISH_REASONS[stopReason] ?? stopReason : null,
-  };
+  const finishReason = typeof stopReason === "string" ? FINISH_REASONS[stopReason] ?? stopReason : null;
+  return assembledReply(text, reasoning, finishReason);
 }

@@ -4,11 +4,10 @@
 // prefixes by itself. llm_kwargs' extra_body entries are merged into the body, as the OpenAI SDK does.
 import { type ChatMessage, openAiContent } from "../chat_message.ts";
 import { replyFromChoice } from "../reply_parts.ts";
-import type { CallUsage } from "../usage.ts";
 import { cacheBreakpoints, EPHEMERAL } from "./cache_breakpoints.ts";
 import { bodyFields } from "./call_parameters.ts";
 import type { CallParameters, ModelProvider, ParsedReply, WireRequest } from "./client.ts";
-import { tokenCount } from "./token_counts.ts";
+import { reportedUsage } from "./token_counts.ts";
 
 export type OpenAiOptions = { baseUrl: string; apiKey: string; promptCaching: boolean };
 
@@ -42,20 +41,14 @@ export class OpenAiProvider implements ModelProvider {
   }
 
   parseReply(payload: any): ParsedReply {
-    const usage = payload?.usage;
-    // A usage block without token counts says nothing: the budgets then count what was reserved.
-    const hasCounts = typeof usage === "object" && usage !== null &&
-      ("prompt_tokens" in usage || "completion_tokens" in usage);
-    const callUsage: CallUsage | null = hasCounts
-      ? {
-        prompt_tokens: tokenCount(usage.prompt_tokens),
-        completion_tokens: tokenCount(usage.completion_tokens),
-        cached_tokens: tokenCount(usage.prompt_tokens_details?.cached_tokens),
-        cache_write_tokens: tokenCount(usage.prompt_tokens_details?.cache_write_tokens),
-        reasoning_tokens: tokenCount(usage.completion_tokens_details?.reasoning_tokens),
-        cost: typeof usage.cost === "number" && Number.isFinite(usage.cost) ? usage.cost : null,
-      }
-      : null;
+    const callUsage = reportedUsage(payload?.usage, ["prompt_tokens", "completion_tokens"], (usage) => ({
+      prompt: usage.prompt_tokens,
+      completion: usage.completion_tokens,
+      cached: usage.prompt_tokens_details?.cached_tokens,
+      cacheWrite: usage.prompt_tokens_details?.cache_write_tokens,
+      reasoning: usage.completion_tokens_details?.reasoning_tokens,
+      cost: usage.cost,
+    }));
     // An empty or null content is an answer (the agent tells the model so); no message is not.
     const reply = replyFromChoice(payload?.choices?.[0]);
     if (reply === null) {

@@ -31,6 +31,23 @@ SCHEMA_HELP = (
 NOT_GIVEN = object()
 
 
+class LlmQueryCall(typing.NamedTuple):
+    """llm_query's arguments as the agent gave them: `positional` holds those after `data`;
+    instruction, schema, tools, mcp_servers and mcp are NOT_GIVEN when left out."""
+
+    data: object
+    positional: tuple
+    instruction: object
+    schema: object
+    tools: object
+    mcp_servers: object
+    mcp: object
+    model: object
+    agent: object
+    images: object
+    llm_kwargs: object
+
+
 def schema_of(schema):
     """The JSON Schema for `schema` (see SCHEMA_HELP); TypeError when it is none of those."""
     if isinstance(schema, (dict, bool)):
@@ -118,29 +135,42 @@ def _agent(agent, agent_names) -> str | None:
     return agent
 
 
-def child_request(
-    data,
-    positional: tuple,
-    instruction,
-    schema,
-    tools,
-    mcp_servers,
-    mcp,
-    model,
-    agent,
-    images,
-    llm_kwargs,
-    agent_names,
-) -> dict:
-    """The llm_query request for the engine. `instruction`, `schema`, `tools`, `mcp_servers` and `mcp`
-    are NOT_GIVEN when the caller left them out. `data` is checked when the request is serialised.
-    `agent_names` are the run's named agents, which `agent` must be one of."""
-    if len(positional) > 2:
+def child_request(call: LlmQueryCall, agent_names) -> dict:
+    """The llm_query request for the engine. `call.data` is checked when the request is serialised.
+    `agent_names` are the run's named agents, which `call.agent` must be one of."""
+    instruction, schema = _instruction_and_schema(call)
+    if call.model is not None and not isinstance(call.model, str):
+        raise TypeError(f"llm_query: model must be a model name (str) or None; got {call.model!r}.")
+    if call.mcp is not NOT_GIVEN and call.mcp_servers is not NOT_GIVEN:
         raise TypeError(
-            f"llm_query takes at most 3 positional arguments (data, instruction, schema); got {1 + len(positional)}. "
+            "llm_query: give the MCP servers once, as mcp_servers= or as mcp= (they are the same)."
+        )
+    given_as_mcp = call.mcp is not NOT_GIVEN
+    servers = call.mcp if given_as_mcp else call.mcp_servers
+    return {
+        "data": call.data,
+        "instruction": instruction,
+        "schema": None if schema is None else schema_of(schema),
+        "tools": None if call.tools is NOT_GIVEN or call.tools is None else _names_of_tools(call.tools),
+        "mcp_servers": None
+        if servers is NOT_GIVEN or servers is None
+        else _server_names(servers, "mcp" if given_as_mcp else "mcp_servers"),
+        "model": call.model,
+        "agent": _agent(call.agent, agent_names),
+        "images": _images(call.images),
+        "llm_kwargs": _llm_kwargs(call.llm_kwargs),
+    }
+
+
+def _instruction_and_schema(call: LlmQueryCall) -> tuple:
+    """The instruction (a str or None) and the schema (None when not given), wherever they were given."""
+    if len(call.positional) > 2:
+        raise TypeError(
+            f"llm_query takes at most 3 positional arguments (data, instruction, schema); got {1 + len(call.positional)}. "
             "Pass tools=, mcp_servers= and model= by keyword."
         )
-    for value in positional:
+    instruction, schema = call.instruction, call.schema
+    for value in call.positional:
         if value is None:
             continue
         if isinstance(value, str):
@@ -164,28 +194,7 @@ def child_request(
         raise TypeError(
             f"llm_query: instruction must be a str saying what the helper should do; got {instruction!r}."
         )
-    if schema is NOT_GIVEN:
-        schema = None
-    if model is not None and not isinstance(model, str):
-        raise TypeError(f"llm_query: model must be a model name (str) or None; got {model!r}.")
-    if mcp is not NOT_GIVEN and mcp_servers is not NOT_GIVEN:
-        raise TypeError(
-            "llm_query: give the MCP servers once, as mcp_servers= or as mcp= (they are the same)."
-        )
-    servers = mcp if mcp is not NOT_GIVEN else mcp_servers
-    return {
-        "data": data,
-        "instruction": instruction,
-        "schema": None if schema is None else schema_of(schema),
-        "tools": None if tools is NOT_GIVEN or tools is None else _names_of_tools(tools),
-        "mcp_servers": None
-        if servers is NOT_GIVEN or servers is None
-        else _server_names(servers, "mcp" if mcp is not NOT_GIVEN else "mcp_servers"),
-        "model": model,
-        "agent": _agent(agent, agent_names),
-        "images": _images(images),
-        "llm_kwargs": _llm_kwargs(llm_kwargs),
-    }
+    return instruction, None if schema is NOT_GIVEN else schema
 
 
 def _llm_kwargs(llm_kwargs):

@@ -22,7 +22,7 @@ from json import loads as _json_loads
 from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, run_sync
 
-from _rlm_llm_query_arguments import NOT_GIVEN, child_request
+from _rlm_llm_query_arguments import NOT_GIVEN, LlmQueryCall, child_request
 
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
 # references, taken at import, to everything it depends on.
@@ -212,20 +212,20 @@ def _make_llm_query(channel, known_agents: list):
         llm_kwargs: provider options for its model calls (temperature, max_tokens, ..., extra_body).
         """
         # Checked here, at the call, so a mistake raises where it was made, before anything is sent.
-        request = child_request(
-            data,
-            instruction_or_schema,
-            instruction,
-            schema,
-            tools,
-            mcp_servers,
-            mcp,
-            model,
-            agent,
-            images,
-            llm_kwargs,
-            known_agents,
+        call = LlmQueryCall(
+            data=data,
+            positional=instruction_or_schema,
+            instruction=instruction,
+            schema=schema,
+            tools=tools,
+            mcp_servers=mcp_servers,
+            mcp=mcp,
+            model=model,
+            agent=agent,
+            images=images,
+            llm_kwargs=llm_kwargs,
         )
+        request = child_request(call, known_agents)
         try:
             request_json = _json_dumps(request, allow_nan=False)
         except (TypeError, ValueError) as error:

@@ -12,14 +12,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from fast_rlm.cli.demo import run_demo
 from fast_rlm.cli.interactive import run_interactive
-from fast_rlm.config import read_config_file
+from fast_rlm.config import RLMConfig
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
 from fast_rlm.host.deno_setup import deno_dir, install_engine_dependencies
-from fast_rlm.inputs.config_aliases import translate_aliases
 from fast_rlm.logs.reader import LogIndex
 from fast_rlm.logs.stats import format_report
 from fast_rlm.run import run
@@ -148,14 +146,16 @@ def _run_query(argv: list[str]) -> int:
     verbosity = args.verbosity or ("silent" if args.quiet else None)
     if verbosity is not None and verbosity.isdigit():
         verbosity = int(verbosity)
-    # The file's keys in our names first, so a flag wins over the original's name for it there too.
-    config = translate_aliases(read_config_file(Path(args.config)), args.config) if args.config else {}
-    config.update({key: getattr(args, key) for key in CONFIG_FLAGS if getattr(args, key) is not None})
+    # The file's errors name the file; a flag set afterwards wins over its key (either name of it).
+    config = RLMConfig.from_yaml(args.config) if args.config else RLMConfig()
+    for key in CONFIG_FLAGS:
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
     if args.session_id is not None and args.session_dir is None:
         parser.error("--session-id needs --session-dir (the directory the session lives in).")
     arguments = {
         "prefix": args.prefix,
-        "config": config or None,
+        "config": config,
         "instruction": args.instruction,
         "verbosity": verbosity,
         "log_dir": args.log_dir,

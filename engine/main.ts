@@ -7,8 +7,7 @@ import { AnthropicProvider } from "./models/anthropic_client.ts";
 import { ModelRouter } from "./models/router.ts";
 import { LogWriter } from "./log_writer.ts";
 import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
-import { ensureSnapshot, PYODIDE_DIR, ReplPool } from "./repl/pool.ts";
-import type { ReplLaunch } from "./repl/repl_process.ts";
+import { ensureSnapshot, replLaunchFrom, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
@@ -60,15 +59,7 @@ async function main(): Promise<void> {
   // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
   const mcp = await openMcp(start.mcp_servers, config.mcp_timeout_s);
   try {
-    const launch: ReplLaunch = {
-      denoBinary: start.repl_launch.deno_binary,
-      configFile: start.repl_launch.config_file,
-      lockFile: start.repl_launch.lock_file,
-      denoDir: start.repl_launch.deno_dir,
-      pyodideDir: PYODIDE_DIR,
-      pythonPackagesFile: start.repl_launch.python_packages_file,
-      netGrant: config.allow_net,
-    };
+    const launch = replLaunchFrom(start.repl_launch, config.allow_net);
     await ensureSnapshot(launch, start.snapshot_file);
     const redact = (text: string) => redactor.redact(text);
     const transport = { timeoutSeconds: config.llm_timeout_s, maxRetries: config.llm_max_retries, redact };

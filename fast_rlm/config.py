@@ -266,7 +266,8 @@ class RLMConfig(_ConfigFields):
             raise MissingAPIKeyError(
                 f"No Anthropic API key for the model(s) {', '.join(models)}. Set the "
                 f"{ANTHROPIC_KEY_VARIABLE} environment variable, or pass RLMConfig(anthropic_api_key=...) / "
-                "config={'anthropic_api_key': ...} to fast_rlm.run()."
+                "config={'anthropic_api_key': ...} to fast_rlm.run().",
+                variable=ANTHROPIC_KEY_VARIABLE,
             )
         return key
 
@@ -276,7 +277,8 @@ class RLMConfig(_ConfigFields):
             raise MissingAPIKeyError(
                 "No API key. Set the RLM_MODEL_API_KEY (or OPENAI_API_KEY, OPENROUTER_API_KEY) environment "
                 "variable, "
-                "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run()."
+                "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run().",
+                variable=API_KEY_VARIABLES[0],
             )
         return key
 

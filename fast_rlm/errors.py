@@ -48,7 +48,11 @@ class UnsupportedFeatureError(ConfigError):
 class MissingAPIKeyError(ConfigError):
     """No API key for a provider a configured model uses: set RLM_MODEL_API_KEY (or api_key in the
     config) for the OpenAI-compatible endpoint, ANTHROPIC_API_KEY (or anthropic_api_key) for
-    "anthropic:" models."""
+    "anthropic:" models. `variable` is the environment variable to set."""
+
+    def __init__(self, message: str, *, variable: str = "RLM_MODEL_API_KEY", **details: Any) -> None:
+        super().__init__(message, **details)
+        self.variable = variable
 
 
 class UnknownProviderError(ConfigError):

@@ -30,10 +30,12 @@ from fast_rlm.errors import (
     QueryTypeError,
 )
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
-from fast_rlm.host.deno_setup import install_engine_dependencies, snapshot_file
+from fast_rlm.host.deno_setup import snapshot_file
 from fast_rlm.host.engine_process import EngineRun
+from fast_rlm.host.engine_setup import install_engine_dependencies
 from fast_rlm.host.host_functions import HostFunctionRunner
 from fast_rlm.host.python_models import ModelRunner, python_models_of
+from fast_rlm.host.setup_progress import SetupProgress
 from fast_rlm.inputs.images import run_images
 from fast_rlm.inputs.input_file import read_input_file
 from fast_rlm.inputs.llm_kwargs import check_llm_kwargs, known_keys_for_engine
@@ -250,7 +252,7 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     }
     net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(providers)]
     session_directory = resolve_session_dir(arguments["session_id"], arguments["session_dir"])
-    install_engine_dependencies()
+    install_engine_dependencies(progress=SetupProgress.on_stderr() if level != SILENT else None)
 
     run_id = uuid.uuid4().hex
     log_file = _new_log_file(Path(arguments["log_dir"] or DEFAULT_LOG_DIR), arguments["prefix"], run_id)

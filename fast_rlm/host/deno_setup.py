@@ -34,12 +34,29 @@ def deno_binary() -> str:
         raise EngineStartError(
             "The `deno` Python package is missing. Reinstall fast-rlm (pip install fast-rlm) to get it."
         ) from None
-    binary = deno.find_deno_bin()
-    if not binary or not Path(binary).is_file():
-        raise EngineStartError(
-            f"The deno binary was not found (looked for {binary!r}). Reinstall the `deno` package."
-        )
-    return str(binary)
+    try:
+        return deno.find_deno_bin()
+    except FileNotFoundError as error:
+        # find_deno_bin looks in this environment's scripts folder only; in a venv made with
+        # --system-site-packages the binary is in the scripts folder of the environment that
+        # installed the package, which the package's own file list names.
+        installed = _binary_the_deno_package_installed()
+        if installed is None:
+            raise EngineStartError(
+                f"The deno binary was not found (looked for {error}). Reinstall the `deno` package "
+                "(pip install --force-reinstall deno)."
+            ) from None
+        return str(installed)
+
+
+def _binary_the_deno_package_installed() -> Path | None:
+    distribution = importlib.metadata.distribution("deno")
+    for file in distribution.files or []:
+        if file.name in ("deno", "deno.exe") and file.parent.name in ("bin", "Scripts"):
+            binary = Path(str(distribution.locate_file(file))).resolve()
+            if binary.is_file():
+                return binary
+    return None
 
 
 # Resolved, links included: Deno grants a worker read access to the Pyodide files by their real

@@ -26,10 +26,14 @@ def _command(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+# Should `setup` ever set up after all, it finds no package source beyond 127.0.0.1.
+_NOTHING_TO_FETCH_FROM = {"PIP_INDEX_URL": "http://127.0.0.1:1/simple", "HTTPS_PROXY": "http://127.0.0.1:1"}
+
+
 def test_setup_help_prints_help_and_touches_no_cache(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
-    completed = _command("setup", "--help", env={"FAST_RLM_CACHE_DIR": str(cache)})
+    completed = _command("setup", "--help", env={"FAST_RLM_CACHE_DIR": str(cache), **_NOTHING_TO_FETCH_FROM})
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("usage: fast-rlm setup")
@@ -40,7 +44,7 @@ def test_setup_help_prints_help_and_touches_no_cache(tmp_path):
 def test_setup_refuses_an_unknown_option_before_doing_anything(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
-    completed = _command("setup", "--forse", env={"FAST_RLM_CACHE_DIR": str(cache)})
+    completed = _command("setup", "--forse", env={"FAST_RLM_CACHE_DIR": str(cache), **_NOTHING_TO_FETCH_FROM})
 
     assert completed.returncode == 2
     assert "unrecognized arguments: --forse" in completed.stderr

@@ -3,8 +3,21 @@
 from fast_rlm import errors, events
 from fast_rlm.batch import run_batch
 from fast_rlm.config import RLMConfig
+from fast_rlm.resume_fork import fork, resume
 from fast_rlm.run import arun, run
 from fast_rlm.session import Session
 from fast_rlm.stream import RunStream, stream
 
-__all__ = ["RLMConfig", "RunStream", "Session", "arun", "errors", "events", "run", "run_batch", "stream"]
+__all__ = [
+    "RLMConfig",
+    "RunStream",
+    "Session",
+    "arun",
+    "errors",
+    "events",
+    "fork",
+    "resume",
+    "run",
+    "run_batch",
+    "stream",
+]

@@ -87,12 +87,25 @@ function messagesDifference(now: LoggedMessage[], recorded: LoggedMessage[]): st
     if (mine === undefined || theirs === undefined) {
       return `its request has ${now.length} new message(s), the recorded one ${recorded.length}`;
     }
-    return `its new message ${index + 1} (${mine.role}) differs from the recorded one: now ` +
-      `${JSON.stringify(clip(mine.content))}, recorded ${JSON.stringify(clip(theirs.content))}`;
+    const at = firstDifference(mine.content, theirs.content);
+    return `its new message ${index + 1} (${mine.role}) differs from the recorded one at character ${at}: ` +
+      `now ${JSON.stringify(around(mine.content, at))}, recorded ${
+        JSON.stringify(around(theirs.content, at))
+      }`;
   }
   return null;
 }
 
-function clip(text: string): string {
-  return text.length <= 200 ? text : `${text.slice(0, 200)}...`;
+function firstDifference(a: string, b: string): number {
+  let index = 0;
+  while (index < a.length && index < b.length && a[index] === b[index]) index++;
+  return index;
+}
+
+const SHOWN_AROUND = 60;
+
+function around(text: string, at: number): string {
+  const start = Math.max(0, at - SHOWN_AROUND);
+  const end = Math.min(text.length, at + SHOWN_AROUND);
+  return `${start > 0 ? "..." : ""}${text.slice(start, end)}${end < text.length ? "..." : ""}`;
 }

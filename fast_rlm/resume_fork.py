@@ -32,6 +32,7 @@ def resume(log: str | Path, **overrides: Any) -> dict[str, Any]:
     count the whole job, recorded calls included, so a run a cap stopped needs that cap raised).
     Tools, host functions, MCP servers, named agents, images and Python models are not in the log:
     pass them again. The new log's run_start names the old one as `resumed_from`."""
+    _check_names(overrides)
     recording = Recording.read(log)
     arguments = _arguments(overrides, recording)
     plan = RecordingPlan(
@@ -60,6 +61,7 @@ def fork(
         raise ForkPointError(f"step must be an int (a code step number of agent {at}), not {step!r}.")
     if instruction is not None and not isinstance(instruction, str):
         raise ForkPointError(f"instruction must be a str or None, not {type(instruction).__name__}.")
+    _check_names(overrides)
     recording = Recording.read(log)
     engine_recording = recording.fork_recording(at, step, instruction)
     arguments = _arguments({**overrides, "config": config}, recording)
@@ -72,14 +74,18 @@ def _arguments(overrides: dict[str, Any], recording: Recording) -> dict[str, Any
     and the config keys among the overrides on top of the recorded config."""
     config_keys = {name: value for name, value in overrides.items() if name in _CONFIG_KEYS}
     options = {name: value for name, value in overrides.items() if name not in _CONFIG_KEYS}
-    for name in options:
-        if name not in _RUN_ARGUMENTS or name == "replay":
-            close = difflib.get_close_matches(name, sorted(_RUN_ARGUMENTS | _CONFIG_KEYS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TypeError(
-                f"unexpected keyword argument {name!r}: neither a run() argument nor a config key.{hint}"
-            )
     positional = {name: options.pop(name, None) for name in POSITIONAL_NAMES}
     arguments = run_arguments(*positional.values(), options)
     fill_from_recording(arguments, recording, config_keys)
     return arguments
+
+
+def _check_names(overrides: dict[str, Any]) -> None:
+    for name in overrides:
+        if name in _CONFIG_KEYS or (name in _RUN_ARGUMENTS and name != "replay"):
+            continue
+        close = difflib.get_close_matches(name, sorted(_RUN_ARGUMENTS | _CONFIG_KEYS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TypeError(
+            f"unexpected keyword argument {name!r}: neither a run() argument nor a config key.{hint}"
+        )

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from textual.widgets import Static
 
 import fast_rlm
+from fast_rlm import log_cli
 from fast_rlm.errors import ForkPointError
+from fast_rlm.log_reader import LogIndex
 from fast_rlm.scripted_model import agent_task, last_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 from tests.scripted_server import is_root
 from tests.sessions.replay_scenarios import CountingModel, SquaresModel
+from tui import LogViewerApp
 
 
-def test_a_fork_continues_from_the_agents_repl_state_with_the_instruction(scripted_server):
+def test_a_fork_continues_from_the_agents_repl_state_with_the_instruction(scripted_server, capsys):
     server = scripted_server(CountingModel())
     recorded = fast_rlm.run("count", config=config_for(server), verbosity=0)
     assert recorded["results"] == 22 and server.request_count == 4
@@ -30,6 +36,19 @@ def test_a_fork_continues_from_the_agents_repl_state_with_the_instruction(script
     calls = events_of(log, "llm_call")
     assert [bool(call.get("replayed")) for call in calls] == [True, True, False]
     assert calls[-1]["new_messages"][-1] == {"role": "user", "content": "finish now"}
+
+    # The lineage, in fast-rlm-log and in the viewer.
+    origin = f"forked from {recorded['log_file']} at root step 2"
+    assert log_cli.main([forked["log_file"]]) == 0
+    assert origin in capsys.readouterr().out
+    assert origin in asyncio.run(_viewer_totals(forked["log_file"]))
+
+
+async def _viewer_totals(log_file: str) -> str:
+    app = LogViewerApp(LogIndex.open(log_file))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        return str(app.query_one("#totals", Static).render())
 
 
 def test_a_fork_at_a_helper_replays_its_siblings_and_goes_live_for_it(scripted_server):

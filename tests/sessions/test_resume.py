@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import fast_rlm
+from fast_rlm import log_cli
 from fast_rlm.errors import BudgetExceededError, EngineCrashError, RecordingError, RunTimeoutError
 from fast_rlm.events import LlmCall
 from tests.conftest import config_for, events_of, read_log
@@ -97,7 +98,7 @@ def test_resume_after_a_timeout_with_the_timeout_lifted(scripted_server):
     _resume_and_check(server, model, raised.value.log_file, config=config_for(server), run_timeout_s=None)
 
 
-def test_resume_after_a_budget_needs_the_cap_raised(scripted_server):
+def test_resume_after_a_budget_needs_the_cap_raised(scripted_server, capsys):
     model = SquaresModel(CHILDREN)
     server = scripted_server(model)
     with pytest.raises(BudgetExceededError) as raised:
@@ -111,6 +112,8 @@ def test_resume_after_a_budget_needs_the_cap_raised(scripted_server):
     assert server.request_count == 4
 
     result = _resume_and_check(server, model, log_file, config=config_for(server), max_llm_calls=8)
+    assert log_cli.main([result["log_file"], "--stats"]) == 0
+    assert f"resumed from {log_file}" in capsys.readouterr().out
     assert result["usage"]["llm_calls"] == CHILDREN + 2
     assert result["usage"]["limits"]["max_llm_calls"] == {"limit": 8, "used": CHILDREN + 2}
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout bei
 import psutil  # noqa: E402
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, ScriptedReply, first_user_message, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, ScriptedReply, first_user_message, repl  # noqa: E402
 
 REPLAY_TARGET_S = 1.5
 HANG_S = 120.0

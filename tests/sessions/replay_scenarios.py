@@ -7,7 +7,7 @@ from typing import Any
 
 import psutil
 
-from fast_rlm.scripted_model import ScriptedReply, agent_task, call_number, last_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, agent_task, call_number, last_user_message, repl
 from tests.scripted_server import is_root
 
 HANG_S = 120.0  # a hanging reply waits this long, or until the engine hangs up

@@ -8,10 +8,10 @@ import pytest
 from textual.widgets import Static
 
 import fast_rlm
-from fast_rlm import log_cli
 from fast_rlm.errors import ForkPointError
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.scripted_model import agent_task, last_user_message, repl
+from fast_rlm.logs import cli as log_cli
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.scripted.server import agent_task, last_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 from tests.scripted_server import is_root
 from tests.sessions.replay_scenarios import CountingModel, SquaresModel

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import fast_rlm
-from fast_rlm import log_cli
 from fast_rlm.errors import BudgetExceededError, EngineCrashError, RecordingError, RunTimeoutError
 from fast_rlm.events import LlmCall
+from fast_rlm.logs import cli as log_cli
 from tests.conftest import config_for, events_of, read_log
 from tests.sessions.replay_scenarios import SquaresModel, kill_engines, squares
 

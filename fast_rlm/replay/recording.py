@@ -77,6 +77,7 @@ class Recording:
             self.calls.setdefault(agent_id, {})[event["call"]] = event
             self.call_lines[(agent_id, event["call"])] = line
         elif kind == "code_step" and agent_id in self.agents:
+            # A step runs code of the agent's latest reply: the last of its calls logged so far.
             history = self.agents[agent_id]
             history.call_of_step[event["step"]] = max(self.calls.get(agent_id, {0: None}))
             if event.get("final"):

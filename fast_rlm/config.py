@@ -124,6 +124,9 @@ class _ConfigFields:
     enable_tools: bool = Field(default_factory=lambda: _packaged("enable_tools"))
     enable_structured_io: bool = Field(default_factory=lambda: _packaged("enable_structured_io"))
     allow_net: list[str] = Field(default_factory=lambda: _packaged("allow_net"))
+    # The response cache's directory: a reply is kept under the hash of its full request and given
+    # again for nothing to the same request (engine/models/response_cache.ts). None: no cache.
+    cache_dir: str | None = Field(default_factory=lambda: _packaged("cache_dir"), min_length=1)
     # Keys of the original fast-rlm, accepted so its configs load unchanged, with no effect here:
     # there is no compression guard (no confirmation calls are made before a delegation), and ACP
     # and CLI agents are not backends here (a model named acp:... or cli:... is refused).
@@ -289,6 +292,7 @@ class RLMConfig(_ConfigFields):
         fields["anthropic_base_url"] = self.resolved_anthropic_base_url()
         fields["sub_agent"] = self.sub_agent or self.primary_agent
         fields["models_by_depth"] = {str(depth): model for depth, model in self.models_by_depth.items()}
+        fields["cache_dir"] = None if self.cache_dir is None else str(Path(self.cache_dir).resolve())
         return fields
 
     def helper_models(self) -> set[str]:

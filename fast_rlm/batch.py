@@ -20,9 +20,9 @@ from typing import Any
 from fast_rlm.batch_progress import open_batch_progress
 from fast_rlm.config import resolve_config
 from fast_rlm.errors import ConfigError, ConfigTypeError, FastRLMError
-from fast_rlm.progress import SILENT, parse_verbosity
 from fast_rlm.run import DEFAULT_LOG_DIR, PreparedRun, prepare_run
 from fast_rlm.run_arguments import OPTION_NAMES, POSITIONAL_NAMES, run_arguments
+from fast_rlm.verbosity import SILENT, parse_verbosity
 
 EXECUTORS = ("local", "ray")
 RAY_TASK_CPUS = 1  # what each query's Ray task asks the cluster for

@@ -20,11 +20,12 @@ from fast_rlm.demo import run_demo
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
 from fast_rlm.interactive import run_interactive
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_stats import format_report
+from fast_rlm.progress import open_progress
 from fast_rlm.run import run
 from fast_rlm.session import Session
 from fast_rlm.terminal_text import printable
+from fast_rlm.usage_text import counted, format_usage
+from fast_rlm.verbosity import SILENT, SUMMARY, parse_verbosity
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -163,13 +164,18 @@ def _run_query(argv: list[str]) -> int:
     }
     if args.query is None and args.input_file is None and sys.stdin.isatty():
         return run_interactive(Session(args.session_id, args.session_dir), arguments)
-    result = run(
-        args.query,
-        input_file=args.input_file,
-        session_dir=args.session_dir,
-        session_id=args.session_id,
-        **arguments,
-    )
+    try:
+        result = run(
+            args.query,
+            input_file=args.input_file,
+            session_dir=args.session_dir,
+            session_id=args.session_id,
+            **arguments,
+        )
+    except FastRLMError as error:
+        if error.log_file is None or parse_verbosity(verbosity, None) == SILENT:
+            raise  # main() says what went wrong
+        return exit_code_of(error)  # the progress ended with the error and the log: said once
     if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
         answer = result["results"]
         print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))
@@ -183,12 +189,15 @@ def _demo(argv: list[str]) -> int:
     parser.add_argument("--log-dir", help="where the demo's log goes (default ./logs)")
     args = parser.parse_args(argv)
     print("fast-rlm demo: a scripted model on 127.0.0.1 drives the real engine (no key, no network)\n")
-    result = run_demo(log_dir=args.log_dir, verbosity=1)
-    print(format_report(LogIndex.open(result["log_file"])))
-    print(f"The scripted model answered {result['requests']} requests.")
+    # The demo draws the run's progress itself so that it ends without the run's own closing lines:
+    # the tree is shown once (live, or a line per agent) and the log path once, last.
+    with open_progress(SUMMARY) as progress:
+        result = run_demo(log_dir=args.log_dir, verbosity=SILENT, on_event=progress.show)
+    print(f"done: {format_usage(result['usage'])}")
+    print(f"The scripted model answered {counted(result['requests'], 'request')}.")
     print("\nAnswer:")
     print(json.dumps(result["results"], indent=2))
-    print(f"\nLog: {result['log_file']}\nInspect it: fast-rlm-log {result['log_file']} --tui")
+    print(f"\nInspect the run: fast-rlm-log {result['log_file']} --tui")
     return 0
 
 
@@ -196,6 +205,10 @@ def _setup(argv: list[str]) -> int:
     install_engine_dependencies(force="--force" in argv)
     print(f"Engine dependencies installed in {deno_dir()}")
     return 0
+
+
+def exit_code_of(error: FastRLMError) -> int:
+    return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
         if error.log_file:
             print(f"log: {error.log_file}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
+        return exit_code_of(error)
     except KeyboardInterrupt:
         return 130
 

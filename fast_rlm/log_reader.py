@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fast_rlm.agent_tally import AgentTally
 from fast_rlm.errors import LogFileError
 from fast_rlm.events import (
     LOG_SCHEMA_VERSION,
@@ -39,7 +40,6 @@ from fast_rlm.events import (
 )
 
 MAX_STORED_NOTICES = 50
-PREVIEW_CHARS = 200
 ACTIVITY_LLM, ACTIVITY_CODE = 0, 1
 
 AgentStatus = Literal["running", "done", "failed", "unfinished"]
@@ -72,8 +72,8 @@ class SearchHit:
 
 
 @dataclass
-class AgentRecord:
-    """What the index keeps about one agent: identity, counters and where its lines are."""
+class AgentRecord(AgentTally):
+    """What the index keeps about one agent: identity, its tally (AgentTally) and where its lines are."""
 
     agent_id: str
     parent_id: str | None
@@ -90,20 +90,6 @@ class AgentRecord:
     last_ts: float | None = None
     status: AgentStatus = "running"
     error: ErrorInfo | None = None
-    result_preview: str | None = None
-    llm_calls: int = 0
-    code_steps: int = 0
-    retries: int = 0
-    step_errors: int = 0
-    host_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    reported_cost: float = 0.0
-    calls_without_cost: int = 0
-    start_offset: int | None = None
     end_offset: int | None = None
     children: list[str] = field(default_factory=list)
     # Byte offsets of this agent's llm_call, llm_retry, code_step, host_call and unknown lines, in
@@ -111,14 +97,6 @@ class AgentRecord:
     event_offsets: array = field(default_factory=lambda: array("q"))
     # (start_ts, end_ts, ACTIVITY_LLM | ACTIVITY_CODE) triples, flattened: what the timeline draws.
     activity: array = field(default_factory=lambda: array("d"))
-
-    @property
-    def cost(self) -> float | None:
-        """The agent's cost, or None unless the provider reported it for every call (as the engine
-        counts it: a partial sum would understate what was spent)."""
-        if self.llm_calls == 0 or self.calls_without_cost > 0:
-            return None
-        return self.reported_cost
 
     @property
     def model_label(self) -> str:
@@ -168,11 +146,6 @@ def agent_sort_key(agent_id: str) -> tuple[Any, ...]:
 
 def parent_of(agent_id: str) -> str | None:
     return agent_id.rsplit(".", 1)[0] if "." in agent_id else None
-
-
-def preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
 
 
 class LogIndex:
@@ -317,7 +290,6 @@ class LogIndex:
             record.context_preview = event.context_preview
             record.context_chars = event.context_chars
             record.start_ts = event.ts
-            record.start_offset = offset
             record.last_ts = event.ts
             update.changed_agents.add(record.agent_id)
             return
@@ -330,39 +302,23 @@ class LogIndex:
             record.duration_s = event.duration_s
             record.end_offset = offset
             record.error = event.error
-            if "result" in event.model_fields_set:
-                record.result_preview = preview(event.result)
             if event.status == "failed":
                 reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
                 self.errors.append(ErrorLocation(event.agent_id, offset, f"agent failed: {reason}"))
             return
         record.event_offsets.append(offset)
-        if isinstance(event, LlmRetry):
-            record.retries += 1
-        elif isinstance(event, LlmCall):
-            record.llm_calls += 1
-            record.prompt_tokens += event.usage.prompt_tokens
-            record.completion_tokens += event.usage.completion_tokens
-            record.cached_tokens += event.usage.cached_tokens
-            record.cache_write_tokens += event.usage.cache_write_tokens
-            record.reasoning_tokens += event.usage.reasoning_tokens
-            if event.usage.cost is None:
-                record.calls_without_cost += 1
-            else:
-                record.reported_cost += event.usage.cost
+        record.count(event)
+        if isinstance(event, LlmCall):
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_LLM))
         elif isinstance(event, HostCall):
-            record.host_calls += 1
             if not event.ok:
                 reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
                 self.errors.append(
                     ErrorLocation(event.agent_id, offset, f"host function {event.name}: {reason}")
                 )
         elif isinstance(event, CodeStep):
-            record.code_steps += 1
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_CODE))
             if event.error:
-                record.step_errors += 1
                 lines = event.error.strip().splitlines()
                 last_line = lines[-1] if lines else event.error
                 self.errors.append(ErrorLocation(event.agent_id, offset, f"step {event.step}: {last_line}"))

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from fast_rlm.events import ErrorInfo
 from fast_rlm.log_reader import AgentRecord, LogIndex
-from fast_rlm.progress import format_caps, format_limits
 from fast_rlm.terminal_text import printable
+from fast_rlm.usage_text import format_caps, format_limits
 
 NOT_AVAILABLE = "n/a"
 

@@ -27,6 +27,7 @@ _USAGE_COUNTS = (
     "reasoning_tokens",
 )
 
+
 def check_model_callable(name: str, model: Any) -> None:
     """Raises ModelCallableError, naming the fix, unless `model` can be called as SIGNATURE_HELP."""
     if not callable(model):

@@ -40,7 +40,7 @@ from fast_rlm.mcp_config import plan_mcp_servers
 from fast_rlm.named_agents import named_agent_specs
 from fast_rlm.net_grant import merge_net_grants
 from fast_rlm.output_schema import to_json_schema
-from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
+from fast_rlm.progress import ProgressView, open_progress, unpriced_models_notice
 from fast_rlm.providers import models_by_provider
 from fast_rlm.python_models import ModelRunner, python_models_of
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
@@ -48,6 +48,7 @@ from fast_rlm.session_query import SessionQuery
 from fast_rlm.session_store import SessionStore, resolve_session_dir
 from fast_rlm.tools import check_unique, host_function_spec, tool_spec
 from fast_rlm.tracing import RunTracer, resolve_tracer_provider
+from fast_rlm.verbosity import SILENT, parse_verbosity
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"

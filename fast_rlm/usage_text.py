@@ -33,15 +33,15 @@ def format_caps(config: dict[str, Any]) -> str:
     if tokens:
         parts.append(" + ".join(tokens) + " tokens")
     if config.get("max_llm_calls") is not None:
-        parts.append(f"{config['max_llm_calls']:,} LLM calls")
+        parts.append(counted(config["max_llm_calls"], "LLM call"))
     return " · ".join(parts)
 
 
 # The run-wide caps in the order they are shown, with what each counts.
 _CAP_UNITS = (
-    ("max_llm_calls", "LLM requests"),  # every request sent, retries included
-    ("max_prompt_tokens", "prompt tokens"),
-    ("max_completion_tokens", "completion tokens"),
+    ("max_llm_calls", "LLM request"),  # every request sent, retries included
+    ("max_prompt_tokens", "prompt token"),
+    ("max_completion_tokens", "completion token"),
 )
 
 
@@ -58,7 +58,9 @@ def format_limits(limits: dict[str, Any], cost_reported: bool) -> str:
         if key in limits:
             used, limit = round(limits[key]["used"]), limits[key]["limit"]
             parts.append(
-                f"{used:,} {unit} (no cap)" if limit is None else f"{used:,} of {round(limit):,} {unit}"
+                f"{counted(used, unit)} (no cap)"
+                if limit is None
+                else f"{used:,} of {counted(round(limit), unit)}"
             )
     if "max_money_spent" in limits:
         used, limit = limits["max_money_spent"]["used"], limits["max_money_spent"]["limit"]

@@ -158,6 +158,7 @@ class RunProgress:
             if agent.state in _ACTIVE_STATES:
                 agent.state = CANCELLED if event.status == "cancelled" else STOPPED
                 agent.children_running = 0
+                agent.duration_s = max(0.0, event.ts - agent.started_ts)  # its clock stops with the run
 
     def _start_agent(self, event: AgentStart) -> None:
         self.agents[event.agent_id] = AgentProgress(event.agent_id, event.parent_id, event.depth, event.ts)

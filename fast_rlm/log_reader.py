@@ -170,7 +170,8 @@ class LogIndex:
 
     @classmethod
     def open(cls, path: str | Path) -> LogIndex:
-        """Index the log at `path`. Raises LogFileError if it cannot be read at all."""
+        """Index the log at `path`. Raises LogFileError if it cannot be read at all, or if it has lines
+        but no run_start and no agent's event: some other file."""
         log_path = Path(path)
         if not log_path.exists():
             raise LogFileError(
@@ -183,6 +184,11 @@ class LogIndex:
             raise LogFileError(f"{str(log_path)!r} is a directory, not a log file.{hint}")
         index = cls(log_path)
         index.refresh()
+        if index.line_count and index.run_start is None and not index.agents:
+            raise LogFileError(
+                f"{str(log_path)!r} is not a fast-rlm log: none of its {index.line_count:,} lines is a "
+                "run's event. Pass the .jsonl file a run wrote (run() returns it as result['log_file'])."
+            )
         return index
 
     # Reading -----------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ svg text { font-size: 12px; font-family: ui-monospace, monospace; }
 .lifetime { opacity: 0.35; }
 .done { fill: #2e7d32; } .failed { fill: #c62828; } .running { fill: #f9a825; } .unfinished { fill: #757575; }
 .axis line { stroke: #bdbdbd; } .axis text { fill: #616161; font-size: 11px; }
-.engine-start rect { fill: #9e9e9e; opacity: 0.25; } .gap rect { fill: url(#idle); }
+rect.engine-start { fill: #9e9e9e; opacity: 0.25; } rect.gap { fill: url(#idle); }
 .engine-start text, .gap text { fill: #424242; font-size: 11px; }
 """
     + f".llm {{ fill: {LLM_COLOUR}; }} .code {{ fill: {CODE_COLOUR}; }}\n"
@@ -121,14 +121,15 @@ def render_gantt_html(index: LogIndex) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_WIDTH + CHART_WIDTH + 20}" height="{height}" '
         'role="img" aria-label="agents over time">',
         '<defs><pattern id="idle" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="2" height="6" fill="#bdbdbd"/></pattern></defs>',
+        'patternTransform="rotate(45)"><rect class="hatch" width="2" height="6" fill="#bdbdbd"/>'
+        "</pattern></defs>",
     ]
     for css_class, words, stretch in _quiet_stretches(axis):
         x, width = x_of(stretch.start), max(x_of(stretch.end) - x_of(stretch.start), 1)
         text_x = 4 if css_class == "engine-start" else x + 3
         svg.append(
-            f'<g class="{css_class}"><rect x="{x:.2f}" y="{AXIS_HEIGHT - 6}" width="{width:.2f}" '
-            f'height="{height - AXIS_HEIGHT + 6}"><title>{words}</title></rect>'
+            f'<g class="{css_class}"><rect class="{css_class}" x="{x:.2f}" y="{AXIS_HEIGHT - 6}" '
+            f'width="{width:.2f}" height="{height - AXIS_HEIGHT + 6}"><title>{words}</title></rect>'
             f'<text x="{text_x:.2f}" y="{AXIS_HEIGHT + 15}">{words}</text></g>'
         )
     svg.append('<g class="axis">')

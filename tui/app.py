@@ -30,8 +30,7 @@ STATUS_BADGES = {"ok": "black on green", "error": "white on red", "cancelled": "
 NAVIGATION_KEYS = [
     ("↑ ↓", "move in the agent tree, the timeline or the steps"),
     ("space", "expand or collapse the agent under the cursor"),
-    ("enter", "show the agent's steps (the cursor stays in the tree); in the timeline, open them"),
-    ("tab", "move between the tree and the steps (or the timeline)"),
+    ("enter", "show the agent's steps, the cursor staying where it is (in the timeline: open them)"),
 ]
 
 
@@ -46,10 +45,16 @@ class LogViewerApp(App[None]):
         Binding("E", "previous_error", "Previous error", show=False),
         Binding("f", "toggle_follow", "Follow"),
         Binding("t", "toggle_timeline", "Timeline"),
-        Binding("p", "toggle_prompts", "Prompts"),
+        Binding("p", "toggle_prompts", "Prompts", tooltip="unfold every prompt; again folds them"),
         # Priority: focusable parts inside the steps (folded prompts) would otherwise take turns.
-        Binding("tab", "switch_pane", "Tree ⇄ steps", show=False, priority=True),
-        Binding("shift+tab", "switch_pane", "Tree ⇄ steps", show=False, priority=True),
+        Binding(
+            "tab,shift+tab",
+            "switch_pane",
+            "Tree ⇄ steps",
+            show=False,
+            priority=True,
+            tooltip="move between the tree and the steps (or the timeline)",
+        ),
         Binding("left_square_bracket", "turn_page(-1)", "Previous page of turns", show=False),
         Binding("right_square_bracket", "turn_page(1)", "Next page of turns", show=False),
         Binding("r", "reload", "Read new lines", show=False),
@@ -298,7 +303,10 @@ class LogViewerApp(App[None]):
             keys.add_row(key, description)
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            keys.add_row(self.get_key_display(binding), binding.description)
+            shown_keys = " / ".join(
+                self.get_key_display(Binding(key, binding.action)) for key in binding.key.split(",")
+            )
+            keys.add_row(shown_keys, binding.tooltip or binding.description)
         self.push_screen(InfoScreen("fast-rlm log viewer: keys", keys))
 
     def action_notices(self) -> None:

@@ -20,12 +20,12 @@ from fast_rlm.demo import run_demo
 from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
 from fast_rlm.interactive import run_interactive
-from fast_rlm.progress import open_progress
+from fast_rlm.progress import failure_shown, open_progress
 from fast_rlm.run import run
 from fast_rlm.session import Session
 from fast_rlm.terminal_text import printable
 from fast_rlm.usage_text import counted, format_usage
-from fast_rlm.verbosity import SILENT, SUMMARY, parse_verbosity
+from fast_rlm.verbosity import SILENT, SUMMARY
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -173,9 +173,9 @@ def _run_query(argv: list[str]) -> int:
             **arguments,
         )
     except FastRLMError as error:
-        if error.log_file is None or parse_verbosity(verbosity, None) == SILENT:
+        if not failure_shown(error, verbosity):
             raise  # main() says what went wrong
-        return exit_code_of(error)  # the progress ended with the error and the log: said once
+        return exit_code_of(error)
     if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
         answer = result["results"]
         print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))

@@ -13,7 +13,7 @@ from typing import Any, Protocol, TextIO
 from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent, RunStart
 from fast_rlm.terminal_text import printable
 from fast_rlm.usage_text import format_done, format_failed
-from fast_rlm.verbosity import FULL, SILENT
+from fast_rlm.verbosity import FULL, SILENT, parse_verbosity
 
 PREVIEW_CHARS = 200
 
@@ -93,6 +93,13 @@ class ProgressPrinter:
     def failed(self, error: Exception) -> None:
         if self.level != SILENT:
             self._print(format_failed(error))
+
+
+def failure_shown(error: Exception, verbosity: int | str | None) -> bool:
+    """Whether a run's progress view already ended with this error and its log (ProgressView.failed),
+    so that a command need not say it again: a run that got as far as its engine (it has a log) and
+    was not silent."""
+    return getattr(error, "log_file", None) is not None and parse_verbosity(verbosity, None) != SILENT
 
 
 def is_interactive(stream: TextIO) -> bool:

@@ -30,7 +30,7 @@ STATUS_BADGES = {"ok": "black on green", "error": "white on red", "cancelled": "
 NAVIGATION_KEYS = [
     ("↑ ↓", "move in the agent tree, the timeline or the steps"),
     ("space", "expand or collapse the agent under the cursor"),
-    ("enter", "show the agent's steps, the cursor staying where it is (in the timeline: open them)"),
+    ("enter", "show the agent's steps; the cursor stays where it is"),
 ]
 
 

@@ -83,7 +83,7 @@ class Timeline(ScrollView, can_focus=True):
 
     def watch_cursor_row(self, previous: int, current: int) -> None:
         for row in (previous, current):
-            self.refresh_line(row - self.scroll_offset.y + HEADER_LINES)
+            self.refresh_line(row + HEADER_LINES)
         self._keep_visible(current)
 
     def _keep_visible(self, row: int) -> None:

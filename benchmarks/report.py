@@ -37,7 +37,7 @@ from process_tree import PeakTreeRSS  # noqa: E402
 
 import fast_rlm  # noqa: E402
 from fast_rlm.config import resolve_config  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, repl  # noqa: E402
 
 BYTES_PER_MB = 1024 * 1024
 FULL = {

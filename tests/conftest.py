@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fast_rlm.scripted_model import Responder, ScriptedModelServer
+from fast_rlm.scripted.server import Responder, ScriptedModelServer
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@ calls and code steps drawn on top. Rows are drawn as they scroll into view (Text
 so a run with many agents costs only the rows on screen.
 
 The first line stays put: the engine's start and the gaps in which nothing ran, labelled with their
-lengths (fast_rlm/run_timeline.py).
+lengths (fast_rlm/logs/timeline.py).
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from fast_rlm.log_reader import ACTIVITY_LLM, LogIndex
-from fast_rlm.log_stats import format_duration
-from fast_rlm.run_timeline import RunTimeline, run_timeline
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import ACTIVITY_LLM, LogIndex
+from fast_rlm.logs.stats import format_duration
+from fast_rlm.logs.timeline import RunTimeline, run_timeline
+from fast_rlm.watch.terminal_text import printable
 
 LABEL_WIDTH = 24
 LIFETIME, LLM, CODE, EMPTY = "─", "█", "▆", " "

@@ -23,7 +23,7 @@ def test_a_file_that_is_not_a_log_exits_2_with_one_line(tmp_path, name, text, mo
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     completed = subprocess.run(
-        [sys.executable, "-m", "fast_rlm.log_cli", str(path), *mode],
+        [sys.executable, "-m", "fast_rlm.logs.cli", str(path), *mode],
         capture_output=True,
         text=True,
         check=False,

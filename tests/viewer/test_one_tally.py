@@ -1,4 +1,4 @@
-"""One tally of an agent's events (fast_rlm/agent_tally.py) serves the live view and the log reader,
+"""One tally of an agent's events (fast_rlm/watch/agent_tally.py) serves the live view and the log reader,
 and the live view's modules do not import each other."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import importlib.util
 import json
 from pathlib import Path
 
-from fast_rlm.agent_tally import AgentTally
 from fast_rlm.events import parse_event
-from fast_rlm.live_progress import AgentProgress, RunProgress
-from fast_rlm.log_reader import AgentRecord, LogIndex
-from fast_rlm.log_stats import run_totals
+from fast_rlm.logs.reader import AgentRecord, LogIndex
+from fast_rlm.logs.stats import run_totals
+from fast_rlm.watch.agent_tally import AgentTally
+from fast_rlm.watch.live_progress import AgentProgress, RunProgress
 
 pytest_plugins = ["tests.log_fixtures"]  # the session's real logs
 
@@ -60,7 +60,7 @@ def imported_modules(module_name: str) -> set[str]:
 
 
 def test_progress_and_live_progress_do_not_import_each_other():
-    progress, live = "fast_rlm.progress", "fast_rlm.live_progress"
+    progress, live = "fast_rlm.watch.progress", "fast_rlm.watch.live_progress"
     assert progress not in imported_modules(live)
     # The terminal's view is chosen by progress, which loads it: one way only.
     assert live in imported_modules(progress)

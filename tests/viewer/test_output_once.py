@@ -21,12 +21,12 @@ from textual.widgets import Static
 
 import fast_rlm
 from fast_rlm.events import parse_event
-from fast_rlm.live_progress import RunProgress, render_progress
-from fast_rlm.log_cli import main as log_main
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_render import render
-from fast_rlm.usage_text import format_done
-from fast_rlm.verbosity import SUMMARY
+from fast_rlm.logs.cli import main as log_main
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.render import render
+from fast_rlm.watch.live_progress import RunProgress, render_progress
+from fast_rlm.watch.usage_text import format_done
+from fast_rlm.watch.verbosity import SUMMARY
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, read_log
 from tests.test_cancellation import SLOW_CHILDREN, HangingChildren
@@ -46,7 +46,7 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
 
 def _fast_rlm(*args: str, cwd, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "fast_rlm.cli", *args],
+        [sys.executable, "-m", "fast_rlm.cli.main", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -9,8 +9,8 @@ import re
 import pytest
 from textual.widgets import Collapsible, Input, Static
 
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.run_timeline import run_timeline
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.timeline import run_timeline
 from tui import LogViewerApp
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
@@ -148,7 +148,7 @@ async def test_the_timeline_starts_at_run_start_and_labels_the_engine_start_and_
 
 @pytest.mark.parametrize("name", ["fan_out_and_chain", "no_cost"])
 def test_the_gantt_marks_the_engine_start_and_labels_the_gaps_like_the_timeline(scripted_logs, name):
-    from fast_rlm.log_render import render
+    from fast_rlm.logs.render import render
 
     index = LogIndex.open(getattr(scripted_logs, name))
     axis = run_timeline(index)

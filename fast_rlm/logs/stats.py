@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from fast_rlm.events import ErrorInfo
 from fast_rlm.logs.reader import AgentRecord, LogIndex
+from fast_rlm.watch.agent_tally import cost_if_all_reported
 from fast_rlm.watch.terminal_text import printable
 from fast_rlm.watch.usage_text import counted, format_caps, format_limits
 
@@ -69,7 +70,7 @@ def run_totals(index: LogIndex) -> RunTotals:
         cached_tokens=sum(record.cached_tokens for record in records),
         cache_write_tokens=sum(record.cache_write_tokens for record in records),
         reasoning_tokens=sum(record.reasoning_tokens for record in records),
-        cost=None if llm_calls == 0 or unpriced else sum(record.reported_cost for record in records),
+        cost=cost_if_all_reported(sum(record.reported_cost for record in records), llm_calls, unpriced),
         duration_s=elapsed,
         error=None,
         from_run_end=False,

@@ -27,7 +27,13 @@ LABEL_WIDTH = 24
 LIFETIME, LLM, CODE, EMPTY = "─", "█", "▆", " "
 ENGINE_START, GAP = "▒", "┄"
 HEADER_LINES = 1  # the line of the engine start and gaps, above the agents' rows
-STATUS_COLOURS = {"done": "green", "failed": "red", "running": "yellow", "unfinished": "grey50"}
+STATUS_COLOURS = {
+    "done": "green",
+    "failed": "red",
+    "running": "yellow",
+    "cancelled": "dark_orange",
+    "unfinished": "grey50",
+}
 LLM_STYLE = Style(color="dodger_blue1")
 CODE_STYLE = Style(color="magenta")
 ENGINE_STYLE = Style(color="grey50")

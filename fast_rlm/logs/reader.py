@@ -42,7 +42,9 @@ from fast_rlm.watch.agent_tally import AgentTally
 MAX_STORED_NOTICES = 50
 ACTIVITY_LLM, ACTIVITY_CODE = 0, 1
 
-AgentStatus = Literal["running", "done", "failed", "unfinished"]
+# "cancelled" and "unfinished": still working when the run was cancelled, or ended otherwise (the
+# engine writes no agent_end for them).
+AgentStatus = Literal["running", "done", "failed", "cancelled", "unfinished"]
 
 
 @dataclass(frozen=True)
@@ -280,9 +282,10 @@ class LogIndex:
             return
         if isinstance(event, RunEnd):
             self.run_end = event
+            stopped_status = "cancelled" if event.status == "cancelled" else "unfinished"
             for record in self.agents.values():
                 if record.status == "running":
-                    record.status = "unfinished"
+                    record.status = stopped_status
                     update.changed_agents.add(record.agent_id)
             return
         if isinstance(event, AgentStart):

@@ -12,8 +12,20 @@ from fast_rlm.watch.terminal_text import printable
 from fast_rlm.watch.usage_text import counted
 
 RENDER_FORMATS = ("mermaid", "dot", "gantt-html")
-STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "unfinished": "#757575"}
-STATUS_FILLS = {"done": "#e8f5e9", "failed": "#ffebee", "running": "#fff8e1", "unfinished": "#eeeeee"}
+STATUS_COLOURS = {
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "running": "#f9a825",
+    "cancelled": "#ef6c00",
+    "unfinished": "#757575",
+}
+STATUS_FILLS = {
+    "done": "#e8f5e9",
+    "failed": "#ffebee",
+    "running": "#fff8e1",
+    "cancelled": "#fff3e0",
+    "unfinished": "#eeeeee",
+}
 
 
 def node_summary(record: AgentRecord) -> list[str]:
@@ -92,7 +104,8 @@ p.totals { margin: 0 0 12px; color: #424242; }
 .legend i { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }
 svg text { font-size: 12px; font-family: ui-monospace, monospace; }
 .lifetime { opacity: 0.35; }
-.done { fill: #2e7d32; } .failed { fill: #c62828; } .running { fill: #f9a825; } .unfinished { fill: #757575; }
+.done { fill: #2e7d32; } .failed { fill: #c62828; } .running { fill: #f9a825; }
+.cancelled { fill: #ef6c00; } .unfinished { fill: #757575; }
 .axis line { stroke: #bdbdbd; } .axis text { fill: #616161; font-size: 11px; }
 rect.engine-start { fill: #9e9e9e; opacity: 0.25; } rect.gap { fill: url(#idle); }
 .engine-start text, .gap text { fill: #424242; font-size: 11px; }
@@ -173,6 +186,7 @@ def render_gantt_html(index: LogIndex) -> str:
             (STATUS_COLOURS["done"], "agent done"),
             (STATUS_COLOURS["failed"], "agent failed"),
             (STATUS_COLOURS["running"], "no agent_end yet"),
+            (STATUS_COLOURS["cancelled"], "working when the run was cancelled"),
             (LLM_COLOUR, "model call"),
             (CODE_COLOUR, "code step"),
         )

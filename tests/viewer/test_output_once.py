@@ -98,6 +98,11 @@ def test_ctrl_c_says_cancelled_once_and_the_last_frame_shows_the_agents_cancelle
     (log,) = (isolated_workdir / "logs").glob("*.jsonl")
     assert stderr.count(str(log)) == 1
     assert read_log(log)[-1]["status"] == "cancelled"
+    # The log reader (fast-rlm-log, the viewer) says the same of each agent as the live view.
+    statuses = {agent_id: record.status for agent_id, record in LogIndex.open(log).agents.items()}
+    assert statuses == {"root": "cancelled", "root.0": "done"} | {
+        f"root.{number}": "cancelled" for number in range(1, SLOW_CHILDREN + 1)
+    }
     if terminal:
         frame = _final_frame(stderr)
         assert frame.startswith("fast-rlm cancelled")

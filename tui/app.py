@@ -17,7 +17,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 
 from fast_rlm.errors import LogFileError
 from fast_rlm.logs.reader import LogIndex, SearchHit
-from fast_rlm.logs.stats import caps_line, format_totals, run_totals
+from fast_rlm.logs.stats import caps_line, format_totals, lineage, run_totals
 from fast_rlm.watch.terminal_text import printable
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
@@ -327,6 +327,9 @@ class LogViewerApp(App[None]):
         caps = caps_line(self.index, totals)
         if caps:
             text.append("\n" + caps, "dim")
+        origin = lineage(self.index.run_start) if self.index.run_start is not None else None
+        if origin is not None:
+            text.append(printable(f"\n↳ {origin}"), "cyan")
         notices = self.index.notices
         if notices:
             more = f" (+{len(notices) - 1} more)" if len(notices) > 1 else ""

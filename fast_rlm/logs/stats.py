@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fast_rlm.events import ErrorInfo
+from fast_rlm.events import ErrorInfo, RunStart
 from fast_rlm.logs.reader import AgentRecord, LogIndex
 from fast_rlm.watch.agent_tally import cost_if_all_reported
 from fast_rlm.watch.terminal_text import printable
@@ -227,7 +227,20 @@ def format_header(index: LogIndex) -> list[str]:
     lines = [f"log: {index.path}"]
     if index.run_start is not None:
         lines.append(f"run {index.run_start.run_id[:8]}: query {index.run_start.query_preview[:60]!r}")
+        origin = lineage(index.run_start)
+        if origin is not None:
+            lines.append(origin)
     return lines
+
+
+def lineage(run_start: RunStart) -> str | None:
+    """Where the run came from, when it was resumed or forked from another run's log."""
+    if run_start.resumed_from is not None:
+        return f"resumed from {run_start.resumed_from}"
+    fork = run_start.forked_from
+    if fork is not None:
+        return f"forked from {fork.log} at {fork.at} step {fork.step}"
+    return None
 
 
 def format_agent_table(index: LogIndex) -> list[str]:

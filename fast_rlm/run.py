@@ -49,14 +49,9 @@ from fast_rlm.replay.inputs import RecordingPlan, replay_plan
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.sessions.query import SessionQuery
 from fast_rlm.sessions.store import SessionStore, resolve_session_dir
-from fast_rlm.watch.progress import (
-    SILENT,
-    ProgressView,
-    open_progress,
-    parse_verbosity,
-    unpriced_models_notice,
-)
+from fast_rlm.watch.progress import ProgressView, open_progress, unpriced_models_notice
 from fast_rlm.watch.tracing import RunTracer, resolve_tracer_provider
+from fast_rlm.watch.verbosity import SILENT, parse_verbosity
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"

@@ -20,11 +20,12 @@ from fast_rlm.errors import ConfigError, FastRLMError, MissingAPIKeyError, Query
 from fast_rlm.host.engine_setup import install_engine_dependencies
 from fast_rlm.host.resources import cache_dir
 from fast_rlm.host.setup_progress import SetupProgress
-from fast_rlm.logs.reader import LogIndex
-from fast_rlm.logs.stats import format_report
 from fast_rlm.run import run
 from fast_rlm.sessions.session import Session
+from fast_rlm.watch.progress import failure_shown, open_progress
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted, format_usage
+from fast_rlm.watch.verbosity import SILENT, SUMMARY
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -184,13 +185,18 @@ def _run_query(argv: list[str]) -> int:
     }
     if args.query is None and args.input_file is None and sys.stdin.isatty():
         return run_interactive(Session(args.session_id, args.session_dir), arguments)
-    result = run(
-        args.query,
-        input_file=args.input_file,
-        session_dir=args.session_dir,
-        session_id=args.session_id,
-        **arguments,
-    )
+    try:
+        result = run(
+            args.query,
+            input_file=args.input_file,
+            session_dir=args.session_dir,
+            session_id=args.session_id,
+            **arguments,
+        )
+    except FastRLMError as error:
+        if not failure_shown(error, verbosity):
+            raise  # main() says what went wrong
+        return exit_code_of(error)
     if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
         answer = result["results"]
         print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))
@@ -207,12 +213,15 @@ def _demo(argv: list[str]) -> int:
         "fast-rlm demo: a scripted model on 127.0.0.1 drives the real engine "
         "(no key needed; offline after the first set-up)\n"
     )
-    result = run_demo(log_dir=args.log_dir, verbosity=1)
-    print(format_report(LogIndex.open(result["log_file"])))
-    print(f"The scripted model answered {result['requests']} requests.")
+    # The demo draws the run's progress itself so that it ends without the run's own closing lines:
+    # the tree is shown once (live, or a line per agent) and the log path once, last.
+    with open_progress(SUMMARY) as progress:
+        result = run_demo(log_dir=args.log_dir, verbosity=SILENT, on_event=progress.show)
+    print(f"done: {format_usage(result['usage'])}")
+    print(f"The scripted model answered {counted(result['requests'], 'request')}.")
     print("\nAnswer:")
     print(json.dumps(result["results"], indent=2))
-    print(f"\nLog: {result['log_file']}\nInspect it: fast-rlm-log {result['log_file']} --tui")
+    print(f"\nInspect the run: fast-rlm-log {result['log_file']} --tui")
     return 0
 
 
@@ -227,6 +236,10 @@ def _setup(argv: list[str]) -> int:
     install_engine_dependencies(force=args.force, progress=SetupProgress.on_stderr())
     print(f"fast-rlm is set up in {cache_dir()}: runs work offline from now on.")
     return 0
+
+
+def exit_code_of(error: FastRLMError) -> int:
+    return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
 
 
 def _missing_key_advice(error: MissingAPIKeyError) -> str:
@@ -252,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
         if error.log_file:
             print(f"log: {error.log_file}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
+        return exit_code_of(error)
     except KeyboardInterrupt:
         return 130
 

@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,6 +78,21 @@ def repl_launch_paths() -> dict[str, str]:
         "deno_dir": str(deno_dir()),
         "python_packages_file": str(python_packages_file()),
     }
+
+
+@contextmanager
+def _ctrl_c_cancels(run: EngineRun) -> Iterator[None]:
+    """In the main thread, Ctrl-C cancels the run by a handler instead of raising KeyboardInterrupt,
+    which could land between reading an event and passing it on, and lose it (the live view would
+    miss an agent, on_event an event). The engine then reports as for any cancel."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread: nothing to take over
+        return
+    previous = signal.signal(signal.SIGINT, lambda signal_number, frame: run.cancel())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _kill_process_group(process: subprocess.Popen[bytes]) -> None:
@@ -175,8 +191,9 @@ class EngineRun:
         writer = threading.Thread(target=self._send_messages, args=(process,), daemon=True)
         writer.start()
         try:
-            return self._read_until_outcome(process, on_event)
-        except KeyboardInterrupt:
+            with _ctrl_c_cancels(self):
+                return self._read_until_outcome(process, on_event)
+        except KeyboardInterrupt:  # Ctrl-C before the handler was in place
             self.cancel()
             return self._read_until_outcome(process, on_event)
         finally:

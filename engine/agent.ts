@@ -23,6 +23,7 @@ import type { EngineConfig } from "./config.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { McpService } from "./mcp/service.ts";
 import type { ReplPool } from "./repl/pool.ts";
+import type { RecordedReplies } from "./recorded_replies.ts";
 import type { Redactor } from "./redactor.ts";
 import type { ModelReply } from "./reply_parts.ts";
 import type { NamedAgent } from "./routing.ts";
@@ -61,12 +62,14 @@ export interface AgentRun {
   readonly log: LogWriter;
   readonly redactor: Redactor;
   readonly mcp: McpService;
+  readonly recording: RecordedReplies | null; // a replay's recorded replies (recorded_replies.ts)
   runAgent(agent: AgentSpec, body?: AgentBody): Promise<unknown>;
   callModel(
     agent: AgentSpec,
     call: number,
     messages: ChatMessage[],
     loggedMessages: number,
+    stepsDone: number,
   ): Promise<ModelReply>;
   namedAgent(name: string): NamedAgent;
   throwIfStopped(): void;
@@ -143,7 +146,9 @@ export async function runAgentLoop(run: AgentRun, agent: AgentSpec): Promise<unk
   let lastRejected: { value: unknown; violations: string[] } | null = null;
   try {
     for (let call = 1; call <= config.max_calls_per_subagent; call++) {
-      const reply = await run.callModel(agent, call, messages, loggedMessages);
+      const forkInstruction = run.recording?.forkInstruction(agent.id, call - 1) ?? null;
+      if (forkInstruction !== null) messages.push({ role: "user", content: forkInstruction });
+      const reply = await run.callModel(agent, call, messages, loggedMessages, steps);
       // Reasoning stays out of the conversation. An empty reply goes back as a placeholder: some
       // providers refuse an assistant message without content.
       messages.push({

@@ -14,6 +14,7 @@ export const ENGINE_ERROR_NAMES = [
   "ReplError",
   "RunTimeoutError",
   "SchemaError",
+  "ReplayMismatchError", // a replay's recording has no reply for a call (recorded_replies.ts)
   "EngineInternalError", // anything thrown that is not an EngineError: a bug of the engine's
   // Failures of agent code's requests: its REPL raises them (HostFunctionError, MCPError), they end
   // no run.

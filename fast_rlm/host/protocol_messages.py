@@ -36,6 +36,8 @@ class RunSetup:
     agents: dict[str, dict[str, Any]]
     images: list[dict[str, Any]]
     session: dict[str, Any] | None
+    recording: dict[str, Any] | None  # a replay's recorded run (fast_rlm/replay/)
+    lineage: dict[str, Any]
 
 
 def start_message(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fast_rlm.events import cost_of_calls
 from fast_rlm.logs.stats import format_cost
 from fast_rlm.sessions.store import LEDGER_FILE, _read_ledger
+from fast_rlm.watch.agent_tally import cost_if_all_reported
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted
 
 PREVIEW_CHARS = 100
 
@@ -47,8 +48,8 @@ def format_session(directory: Path) -> str:
         figures += f", ${cost:.6f}" if cost is not None else ""
         lines.append(f"[{number}] {_short(query['query'])}")
         outcome = f"FINAL: {_short(query.get('final'))}" if query["status"] == "done" else query["status"]
-        lines.append(f"    {outcome}  ({query.get('steps', 0)} root steps, {figures})")
+        lines.append(f"    {outcome}  ({counted(query.get('steps', 0), 'root step')}, {figures})")
         lines.append(f"    log: {query.get('log_file', '?')}")
-    total_cost = cost_of_calls(len(queries), queries_without_cost, known_cost)
+    total_cost = cost_if_all_reported(known_cost, len(queries), queries_without_cost)
     lines += ["", f"Total: {total_tokens:,} tokens, cost {format_cost(total_cost)}"]
     return printable("\n".join(lines))

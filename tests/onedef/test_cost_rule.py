@@ -1,6 +1,6 @@
-""" "Cost is null unless every call reported it" is decided in one function per language
-(fast_rlm/events.py cost_of_calls, engine/usage.ts costOfCalls), and every figure follows it: the
-log reader's, the totals', the live view's and the session report's."""
+"""'Cost is null unless every call reported it' is decided in one function per language
+(fast_rlm/watch/agent_tally.py cost_if_all_reported, engine/usage.ts costOfCalls), and every figure
+follows it: the log reader's, the totals', the live view's and the session report's."""
 
 import json
 import re
@@ -18,7 +18,7 @@ from fast_rlm.watch.live_progress import RunProgress
 # A line that decides a cost from the count of calls without one (not one that only counts them).
 _COUNTER = r"\b(calls_without_cost|unpriced_calls|callsWithoutCost|unpriced)\b(?![^\n]*\+= 1)"
 _DECISION = re.compile(rf"{_COUNTER}[^\n]*(>|==|\?| if | else )|\b(if|or|and)\b[^\n]*{_COUNTER}")
-_THE_RULE = {"fast_rlm/events.py", "engine/usage.ts"}
+_THE_RULE = {"fast_rlm/watch/agent_tally.py", "engine/usage.ts"}
 
 
 def test_only_the_two_cost_functions_decide_a_cost_from_unreported_calls():
@@ -83,7 +83,7 @@ def test_one_call_without_a_cost_makes_every_figure_of_it_unknown(tmp_path):
     live = RunProgress()
     for event in events:
         live.apply(parse_event(event))
-    assert live.reported_cost is None and live.agents["root"].reported_cost is None
+    assert live.totals.cost is None and live.agents["root"].cost is None
 
     # With every call costed, each says the sum.
     log.write_text("".join(json.dumps(event) + "\n" for event in events[:2]))

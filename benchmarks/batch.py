@@ -29,7 +29,7 @@ from fanout import NO_RUN_CAPS, fanout_responder  # noqa: E402
 
 import fast_rlm  # noqa: E402
 from fast_rlm.errors import FastRLMError  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer  # noqa: E402
 
 PARALLEL_RUNS = 2
 

@@ -32,7 +32,7 @@ if (CHECKOUT / "fast_rlm" / "__init__.py").is_file():
 
 import fast_rlm  # noqa: E402
 from fast_rlm.errors import FastRLMError  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, first_user_message, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, first_user_message, repl  # noqa: E402
 
 CHILDREN = 2000
 CALL_CAP = 100

@@ -20,7 +20,7 @@ import time
 
 import psutil
 
-from fast_rlm.scripted_model import ScriptedModelServer, ScriptedReply, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedModelServer, ScriptedReply, first_user_message, repl
 
 SLOW_CHILDREN = 8
 

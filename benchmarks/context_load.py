@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from process_tree import PeakTreeRSS  # noqa: E402
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, repl  # noqa: E402
 
 BYTES_PER_MB = 1024 * 1024
 

@@ -37,7 +37,7 @@ if (CHECKOUT / "fast_rlm" / "__init__.py").is_file():
 import fast_rlm  # noqa: E402
 from fast_rlm.config import resolve_config  # noqa: E402
 from fast_rlm.errors import FastRLMError  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, call_number, first_user_message, repl  # noqa: E402
 
 CHILD_INSTRUCTION = "Return the square of the number in context."
 CHAIN_INSTRUCTION = "Append your depth to the trail in context and pass it one level down."

@@ -31,7 +31,7 @@ from fanout import NO_RUN_CAPS, fanout_responder  # noqa: E402
 from process_tree import PeakTreeRSS  # noqa: E402
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, repl  # noqa: E402
 
 SAMPLE_S = 0.05
 

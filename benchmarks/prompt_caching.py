@@ -5,7 +5,7 @@
 
 1. Caching: one agent makes --calls model calls on "anthropic:<model>" (the native Messages API) and
    on "anthropic/<model>" (an OpenRouter-style gateway passing cache_control on). The scripted server
-   caches prompt prefixes as Anthropic does (fast_rlm/scripted_prompt_cache.py). Printed: the share of
+   caches prompt prefixes as Anthropic does (fast_rlm/scripted/prompt_cache.py). Printed: the share of
    prompt tokens read from the cache, per call and over calls 2..N (target: at least 80%).
 2. Client overhead: a fan-out of --fanout children, each one model call, on the OpenAI-compatible
    client and on the native Anthropic client; the median wall time of --repeat runs of each, measured
@@ -27,7 +27,7 @@ if (CHECKOUT / "fast_rlm" / "__init__.py").is_file():
     sys.path.insert(0, str(CHECKOUT))
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, call_number, first_user_message, repl  # noqa: E402
 
 CHILD_INSTRUCTION = "Return the square of the number in context."
 NO_RUN_CAPS = dict.fromkeys(

@@ -40,7 +40,7 @@ if (CHECKOUT / "fast_rlm" / "__init__.py").is_file():
     sys.path.insert(0, str(CHECKOUT))
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, first_user_message, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, first_user_message, repl  # noqa: E402
 
 CHILDREN = 32
 HAZARD_INDEX = 13

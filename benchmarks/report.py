@@ -36,7 +36,7 @@ from fanout import Measurement, chain_scenario, fanout_responder, fanout_scenari
 from process_tree import PeakTreeRSS  # noqa: E402
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, repl  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, repl  # noqa: E402
 
 BYTES_PER_MB = 1024 * 1024
 FULL = {

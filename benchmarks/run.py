@@ -35,7 +35,7 @@ from benchmarks.suites import DEFAULT_SIZES, SUITES, Task, UnknownSuiteError, su
 from benchmarks.suites.task import UnknownSizeError
 from fast_rlm.config import DEFAULT_BASE_URL
 from fast_rlm.errors import BudgetExceededError, ConfigError, FastRLMError, LLMUnreachableError
-from fast_rlm.scripted_model import ScriptedModelServer
+from fast_rlm.scripted.server import ScriptedModelServer
 
 SCRIPTED = "scripted"
 KEY_VARIABLES = ("RLM_MODEL_API_KEY", "OPENROUTER_API_KEY", "OPENAI_API_KEY")

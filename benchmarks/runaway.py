@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import fast_rlm
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedModelServer, call_number, first_user_message, repl
 
 RUNAWAY_STEPS = {
     "while True: pass": "while True:\n    pass",

@@ -1,4 +1,4 @@
-"""`--model scripted`: a policy for the scripted model server (fast_rlm/scripted_model.py) that
+"""`--model scripted`: a policy for the scripted model server (fast_rlm/scripted/server.py) that
 solves the generated suites the way an RLM should, by writing real REPL code: the root splits
 `context` into pieces, fans out one child per piece with llm_query, and aggregates what they
 return; each child searches its piece with code. Every task kind of every suite has its plan.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.suites.records import TOPIC_PHRASES, TOPICS
-from fast_rlm.scripted_model import ScriptedReply, call_number, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, call_number, first_user_message, repl
 
 LEAF_MARK = "[scripted leaf]"
 PIECE_CHARS = 250_000

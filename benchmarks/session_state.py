@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout being measured
 
 import fast_rlm  # noqa: E402
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, repl  # noqa: E402
-from fast_rlm.session_store import SessionStore  # noqa: E402
+from fast_rlm.scripted.server import ScriptedModelServer, call_number, repl  # noqa: E402
+from fast_rlm.sessions.store import SessionStore  # noqa: E402
 
 TARGET_MS = 5.0
 

@@ -1,4 +1,4 @@
-// Engine entry point, spawned by the Python host (fast_rlm/engine_process.py). Reads the start
+// Engine entry point, spawned by the Python host (fast_rlm/host/engine_process.py). Reads the start
 // message, runs the agent tree, and reports one result or fatal error. See protocol.ts.
 import { EngineError, errorInfo } from "./errors.ts";
 import { HttpModelClient } from "./models/http_client.ts";

@@ -48,7 +48,7 @@ export type StartMessage = {
   live_events: boolean;
 };
 
-// What the engine needs to start REPL processes (fast_rlm/engine_process.py fills it in).
+// What the engine needs to start REPL processes (fast_rlm/host/engine_process.py fills it in).
 export type ReplLaunchPaths = {
   deno_binary: string;
   config_file: string;
@@ -59,13 +59,13 @@ export type ReplLaunchPaths = {
 
 export type JsonSchema = Record<string, unknown> | boolean;
 
-// A user's Python function, as source the REPL can run (fast_rlm/tools.py extracts it).
+// A user's Python function, as source the REPL can run (fast_rlm/inputs/tools.py extracts it).
 export type ToolSpec = FunctionSignature & { source: string };
 
 // What the agent is told about a function: `signature` is Python's, e.g. "(path: str) -> int".
 export type FunctionSignature = { name: string; signature: string; doc: string };
 
-// An MCP server, validated by fast_rlm/mcp_config.py: stdio (command) or streamable HTTP (url).
+// An MCP server, validated by fast_rlm/inputs/mcp_config.py: stdio (command) or streamable HTTP (url).
 export type McpServerSpec = {
   command?: string;
   args?: string[];

@@ -4,7 +4,7 @@
 import type { EngineConfig } from "./config.ts";
 import type { ToolSpec } from "./protocol.ts";
 
-// A named agent as fast_rlm/named_agents.py sends it: `instruction` says what it is for (the
+// A named agent as fast_rlm/inputs/named_agents.py sends it: `instruction` says what it is for (the
 // parent's prompt lists it) and is given to every agent started under the name.
 export type NamedAgent = { model: string | null; instruction: string; tools: ToolSpec[] };
 

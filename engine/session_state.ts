@@ -1,5 +1,5 @@
 // A session: the root's REPL namespace carried from one query (one engine run) to the next. The host
-// (fast_rlm/session_store.py) sends the last saved state and the earlier queries in the start
+// (fast_rlm/sessions/store.py) sends the last saved state and the earlier queries in the start
 // message; the root restores them (engine/repl/session_state.py) and, after each of its steps,
 // the namespace goes back to the host as a SessionStateMessage, which writes it to the session dir.
 import { sendToHost } from "./protocol.ts";

@@ -9,8 +9,8 @@ the log, and not in any prompt (a value an agent prints is shown to the model as
 import sys
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import call_number, repl
 
 
 def scripted_model(request):

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import call_number, repl
 
 DATABASE = Path(tempfile.mkdtemp()) / "shop.db"
 

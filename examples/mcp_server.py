@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import call_number, repl
 
 TEXT = (
     "Each agent runs its code in a sandbox built on WebAssembly, and may start helpers by recursion. "

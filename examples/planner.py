@@ -15,8 +15,8 @@ import json
 import sys
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import agent_task, first_user_message, planned_task, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import agent_task, first_user_message, planned_task, repl
 
 NOTES = """Store A sold 120 umbrellas in March and 40 in April.
 Store B sold 75 umbrellas in March and 90 in April.

@@ -12,8 +12,8 @@ import sys
 from pydantic import BaseModel
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import call_number, repl
 
 
 class LineItem(BaseModel):

@@ -11,8 +11,8 @@ import re
 import sys
 
 import fast_rlm
-from fast_rlm.demo import scripted_model_config
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.cli.demo import scripted_model_config
+from fast_rlm.scripted.server import first_user_message, repl
 
 REVIEWS = [
     "Great battery, terrible screen.",

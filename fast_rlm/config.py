@@ -19,10 +19,10 @@ import yaml
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
-from fast_rlm.config_aliases import CONFIG_ALIASES, translate_aliases
 from fast_rlm.errors import ConfigError, ConfigTypeError, MissingAPIKeyError
-from fast_rlm.net_grant import check_net_grant
-from fast_rlm.resources import packaged_config_file
+from fast_rlm.host.resources import packaged_config_file
+from fast_rlm.inputs.config_aliases import CONFIG_ALIASES, translate_aliases
+from fast_rlm.inputs.net_grant import check_net_grant
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"

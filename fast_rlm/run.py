@@ -20,8 +20,6 @@ from urllib.parse import urlsplit
 from typing_extensions import Unpack
 
 from fast_rlm.config import RLMConfig, resolve_config
-from fast_rlm.deno_setup import install_engine_dependencies, snapshot_file
-from fast_rlm.engine_process import EngineRun
 from fast_rlm.errors import (
     CancelledError,
     ConfigError,
@@ -32,22 +30,30 @@ from fast_rlm.errors import (
     QueryTypeError,
 )
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
-from fast_rlm.host_functions import HostFunctionRunner
-from fast_rlm.images import run_images
-from fast_rlm.input_file import read_input_file
-from fast_rlm.llm_kwargs import check_llm_kwargs, known_keys_for_engine
-from fast_rlm.mcp_config import plan_mcp_servers
-from fast_rlm.named_agents import named_agent_specs
-from fast_rlm.net_grant import merge_net_grants
-from fast_rlm.output_schema import to_json_schema
-from fast_rlm.progress import SILENT, ProgressView, open_progress, parse_verbosity, unpriced_models_notice
-from fast_rlm.providers import models_by_provider
-from fast_rlm.python_models import ModelRunner, python_models_of
+from fast_rlm.host.deno_setup import install_engine_dependencies, snapshot_file
+from fast_rlm.host.engine_process import EngineRun
+from fast_rlm.host.host_functions import HostFunctionRunner
+from fast_rlm.host.python_models import ModelRunner, python_models_of
+from fast_rlm.inputs.images import run_images
+from fast_rlm.inputs.input_file import read_input_file
+from fast_rlm.inputs.llm_kwargs import check_llm_kwargs, known_keys_for_engine
+from fast_rlm.inputs.mcp_config import plan_mcp_servers
+from fast_rlm.inputs.named_agents import named_agent_specs
+from fast_rlm.inputs.net_grant import merge_net_grants
+from fast_rlm.inputs.output_schema import to_json_schema
+from fast_rlm.inputs.providers import models_by_provider
+from fast_rlm.inputs.tools import check_unique, host_function_spec, tool_spec
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
-from fast_rlm.session_query import SessionQuery
-from fast_rlm.session_store import SessionStore, resolve_session_dir
-from fast_rlm.tools import check_unique, host_function_spec, tool_spec
-from fast_rlm.tracing import RunTracer, resolve_tracer_provider
+from fast_rlm.sessions.query import SessionQuery
+from fast_rlm.sessions.store import SessionStore, resolve_session_dir
+from fast_rlm.watch.progress import (
+    SILENT,
+    ProgressView,
+    open_progress,
+    parse_verbosity,
+    unpriced_models_notice,
+)
+from fast_rlm.watch.tracing import RunTracer, resolve_tracer_provider
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
@@ -72,7 +78,7 @@ def run(
     `on_event` gets every event (fast_rlm.events models, run_end last), `on_step` every CodeStep.
     `llm_kwargs` (temperature, seed, ..., extra_body) go into the body of every model request, root and
     children; `root_llm_kwargs` / `sub_llm_kwargs` add to them for the root's or the helpers' requests
-    (fast_rlm/llm_kwargs.py lists the known keys).
+    (fast_rlm/inputs/llm_kwargs.py lists the known keys).
     The first eight parameters may be given by position, in the original fast-rlm's order.
     Ctrl-C cancels the run: every agent stops, the log is closed, and CancelledError is raised.
     """

@@ -40,17 +40,17 @@ class RunOptions(TypedDict, total=False):
     root_llm_kwargs: dict[str, Any] | None
     sub_llm_kwargs: dict[str, Any] | None
     allow_net: list[str] | None
-    # A model for every agent: a name, or a Python callable (fast_rlm/python_models.py).
+    # A model for every agent: a name, or a Python callable (fast_rlm/host/python_models.py).
     model: str | Callable[..., Any] | None
     models: dict[str, Callable[..., Any]] | None  # model name -> Python callable
-    agents: dict[str, dict[str, Any]] | None  # named agents (fast_rlm/named_agents.py)
-    images: list[Any] | None  # bytes, file paths or data URLs for the root (fast_rlm/images.py)
+    agents: dict[str, dict[str, Any]] | None  # named agents (fast_rlm/inputs/named_agents.py)
+    images: list[Any] | None  # bytes, file paths or data URLs for the root (fast_rlm/inputs/images.py)
     verbosity: int | str | None
     on_event: EventCallback | None
     on_step: StepCallback | None
     log_dir: str | Path | None
     # An OpenTelemetry TracerProvider to report the run's spans to; False: none, whatever the
-    # environment says; None: an OTLP endpoint in the environment turns tracing on (fast_rlm.tracing).
+    # environment says; None: an OTLP endpoint in the environment turns tracing on (fast_rlm.watch.tracing).
     tracer_provider: Any
     # A session (fast_rlm.Session): this run is one query of it, and the root's REPL carries on from
     # the last. session_id names a session within session_dir; add_session_code_to_context (default

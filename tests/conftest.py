@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fast_rlm.scripted_model import Responder, ScriptedModelServer
+from fast_rlm.scripted.server import Responder, ScriptedModelServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C tests need SIGINT to interrupt: a shell that starts pytest in the background (no job
+    control) ignores it, and an ignored signal stays ignored in every engine the tests spawn."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import fast_rlm
-from fast_rlm.scripted_model import (
+from fast_rlm.scripted.server import (
     ScriptedModelServer,
     ScriptedReply,
     call_number,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fast_rlm.scripted_model import Responder, ScriptedReply, call_number, repl
+from fast_rlm.scripted.server import Responder, ScriptedReply, call_number, repl
 
 
 def _script(*replies: str | ScriptedReply) -> Responder:

@@ -1,4 +1,4 @@
-"""Named scenarios for the scripted OpenAI-compatible server (fast_rlm.scripted_model).
+"""Named scenarios for the scripted OpenAI-compatible server (fast_rlm.scripted.server).
 
 Each scenario is a responder: it reads the request the engine sent (which agent, which call) and
 answers as a model would, with a ```repl block, or with an HTTP failure.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from fast_rlm.scripted_model import ScriptedReply, call_number, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, call_number, first_user_message, repl
 
 ROOT_TASK = "Answer the query held in `context`."
 

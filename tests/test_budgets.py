@@ -11,7 +11,7 @@ import pytest
 import fast_rlm
 from fast_rlm.config import RLMConfig
 from fast_rlm.errors import BudgetExceededError
-from fast_rlm.scripted_model import ScriptedReply, call_number, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 CHILDREN = 2000

@@ -16,7 +16,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.events import AgentEnd, LogEvent, RunEnd
-from fast_rlm.scripted_model import ScriptedReply, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, first_user_message, repl
 from tests.conftest import config_for, read_log
 
 SLOW_CHILDREN = 3

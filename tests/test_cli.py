@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests import scripted_server as scenarios
 
 
@@ -15,7 +15,11 @@ def _command(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     merged = {name: value for name, value in os.environ.items() if not name.startswith("RLM_MODEL_")}
     merged.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "fast_rlm.cli", *args], capture_output=True, text=True, env=merged, timeout=120
+        [sys.executable, "-m", "fast_rlm.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=merged,
+        timeout=120,
     )
 
 

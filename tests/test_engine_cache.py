@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import fast_rlm
-from fast_rlm.deno_setup import deno_dir, snapshot_file
-from fast_rlm.python_packages import python_packages_file
+from fast_rlm.host.deno_setup import deno_dir, snapshot_file
+from fast_rlm.host.python_packages import python_packages_file
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 
@@ -36,7 +36,7 @@ def test_a_change_to_the_code_that_takes_the_snapshot_makes_a_new_one(monkeypatc
     and Deno must not boot from a snapshot an older worker made."""
     import shutil
 
-    from fast_rlm import deno_setup
+    from fast_rlm.host import deno_setup
 
     copied = tmp_path / "engine"
     shutil.copytree(deno_setup.engine_dir() / "repl", copied / "repl")

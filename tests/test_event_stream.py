@@ -22,7 +22,7 @@ from fast_rlm.events import (
     RunStart,
     parse_event,
 )
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, read_log
 from tests.test_cancellation import HangingChildren

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from fast_rlm.engine_process import _OVERSIZED_LINE, _capped_lines
+from fast_rlm.host.engine_process import _OVERSIZED_LINE, _capped_lines
 
 
 def test_lines_within_the_cap_come_through_whole():

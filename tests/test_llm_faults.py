@@ -9,7 +9,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import LLMAuthError, LLMError, LLMRateLimitError
-from fast_rlm.scripted_model import ScriptedReply, repl
+from fast_rlm.scripted.server import ScriptedReply, repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, events_of, read_log
 

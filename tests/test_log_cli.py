@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fast_rlm.log_cli import main
-from fast_rlm.log_reader import LogIndex
+from fast_rlm.logs.cli import main
+from fast_rlm.logs.reader import LogIndex
 
 pytest.register_assert_rewrite("tests.log_fixtures")
 from tests.log_fixtures import iter_events  # noqa: E402
@@ -106,7 +106,7 @@ def test_a_crashed_run_reports_totals_summed_from_its_agents(broken_logs, capsys
 
 def test_a_missing_file_exits_2_with_a_message_and_no_traceback(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "fast_rlm.log_cli", str(tmp_path / "missing.jsonl")],
+        [sys.executable, "-m", "fast_rlm.logs.cli", str(tmp_path / "missing.jsonl")],
         capture_output=True,
         text=True,
         check=False,

@@ -1,4 +1,4 @@
-"""fast_rlm.log_reader on real logs, on broken ones, on a log still being written and on 100 MB."""
+"""fast_rlm.logs.reader on real logs, on broken ones, on a log still being written and on 100 MB."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from fast_rlm.errors import LogFileError
 from fast_rlm.events import UnknownEvent
-from fast_rlm.log_reader import LogIndex, agent_sort_key
+from fast_rlm.logs.reader import LogIndex, agent_sort_key
 
 pytest.register_assert_rewrite("tests.log_fixtures")
 from tests.log_fixtures import BIG_STDOUT, iter_events, with_host_calls  # noqa: E402

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fast_rlm
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.scripted.server import call_number, repl
 from tests.conftest import config_for, events_of, read_log
 
 

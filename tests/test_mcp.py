@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 import fast_rlm
-from fast_rlm.deno_setup import deno_binary
-from fast_rlm.engine_process import engine_command
 from fast_rlm.errors import ConfigError
-from fast_rlm.mcp_config import plan_mcp_servers
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.host.deno_setup import deno_binary
+from fast_rlm.host.engine_process import engine_command
+from fast_rlm.inputs.mcp_config import plan_mcp_servers
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 from tests.mcp_servers import SERVERS_DIR, is_alive, started_pids, stdio_server
 from tests.scripted_server import is_root

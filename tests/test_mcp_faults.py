@@ -12,7 +12,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import RunTimeoutError
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests.conftest import config_for, events_of, read_log
 from tests.mcp_servers import is_alive, started_pids, stdio_server
 

@@ -12,9 +12,9 @@ import pytest
 import fast_rlm
 from fast_rlm.errors import BudgetExceededError, ConfigError, MaxStepsError, RecursionDepthError, SchemaError
 from fast_rlm.events import EVENT_MODELS, Plan, parse_event
-from fast_rlm.log_cli import main as log_cli_main
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.scripted_model import agent_task, first_user_message, last_user_message, planned_task, repl
+from fast_rlm.logs.cli import main as log_cli_main
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.scripted.server import agent_task, first_user_message, last_user_message, planned_task, repl
 from tests.conftest import config_for, events_of, read_log
 
 TASK = "Compare apples, pears and plums"

@@ -22,8 +22,8 @@ from rich.console import Console
 
 import fast_rlm
 from fast_rlm.events import AgentStart, LlmCall, LlmRetry, LogEvent, RunEnd, parse_event
-from fast_rlm.live_progress import RunProgress, render_progress
-from fast_rlm.progress import FULL, SUMMARY
+from fast_rlm.watch.live_progress import RunProgress, render_progress
+from fast_rlm.watch.progress import FULL, SUMMARY
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 from tests.test_cancellation import HangingChildren

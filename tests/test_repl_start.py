@@ -5,7 +5,7 @@ email close to a second, the session module a fifth)."""
 from __future__ import annotations
 
 import fast_rlm
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests.conftest import config_for
 
 LOADED_ON_USE = ("http.client", "email.parser", "pickle", "_rlm_http_clients", "_rlm_session_state")

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 import fast_rlm
 from fast_rlm.errors import SchemaError
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for
 
 

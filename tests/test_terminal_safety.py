@@ -24,10 +24,10 @@ from textual.widgets import Collapsible
 
 from fast_rlm.errors import AgentError
 from fast_rlm.events import AgentEnd, LogEvent, parse_event
-from fast_rlm.live_progress import LiveProgress, RunProgress, render_progress
-from fast_rlm.log_cli import main as log_main
-from fast_rlm.progress import FULL, ProgressPrinter
-from fast_rlm.terminal_text import printable, printable_fields
+from fast_rlm.logs.cli import main as log_main
+from fast_rlm.watch.live_progress import LiveProgress, RunProgress, render_progress
+from fast_rlm.watch.progress import FULL, ProgressPrinter
+from fast_rlm.watch.terminal_text import printable, printable_fields
 from tui import LogViewerApp
 
 # `\r` comes first: the live tree shows the last line of an output, which is what follows it.
@@ -285,7 +285,7 @@ def test_the_line_printer_prints_agent_text_inert():
 
 def test_the_report_prints_agent_text_inert(hostile_log):
     completed = subprocess.run(
-        [sys.executable, "-m", "fast_rlm.log_cli", str(hostile_log)],
+        [sys.executable, "-m", "fast_rlm.logs.cli", str(hostile_log)],
         cwd=REPOSITORY,  # this checkout's fast_rlm, not an installed one
         capture_output=True,
         text=True,

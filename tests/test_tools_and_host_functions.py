@@ -13,7 +13,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import ConfigError, ToolError
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 

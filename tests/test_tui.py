@@ -22,7 +22,7 @@ import pytest
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Static
 
-from fast_rlm.log_reader import LogIndex
+from fast_rlm.logs.reader import LogIndex
 from tui import LogViewerApp
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from fast_rlm.log_reader import AgentRecord, LogIndex, LogUpdate, agent_sort_key
-from fast_rlm.log_stats import format_cost
-from fast_rlm.terminal_text import printable_fields
+from fast_rlm.logs.reader import AgentRecord, LogIndex, LogUpdate, agent_sort_key
+from fast_rlm.logs.stats import format_cost
+from fast_rlm.watch.terminal_text import printable_fields
 
 STATUS_ICONS = {"done": "✓", "failed": "✗", "running": "●", "unfinished": "?"}
 STATUS_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "unfinished": "dim"}

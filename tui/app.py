@@ -16,9 +16,9 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 
 from fast_rlm.errors import LogFileError
-from fast_rlm.log_reader import LogIndex, SearchHit
-from fast_rlm.log_stats import format_totals, run_totals
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import LogIndex, SearchHit
+from fast_rlm.logs.stats import format_totals, run_totals
+from fast_rlm.watch.terminal_text import printable
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
 from tui.steps import AgentSteps

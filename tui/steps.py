@@ -17,9 +17,9 @@ from textual.widgets import Collapsible, Static
 
 from fast_rlm.errors import LogFileError
 from fast_rlm.events import AgentEnd, HostCall
-from fast_rlm.log_reader import LogIndex, Turn
-from fast_rlm.log_stats import cache_note, format_cost, format_count, format_duration
-from fast_rlm.terminal_text import printable_fields
+from fast_rlm.logs.reader import LogIndex, Turn
+from fast_rlm.logs.stats import cache_note, format_cost, format_count, format_duration
+from fast_rlm.watch.terminal_text import printable_fields
 from tui.agent_tree import STATUS_STYLES
 
 TURNS_PER_PAGE = 20

@@ -14,8 +14,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from fast_rlm.log_reader import ACTIVITY_LLM, LogIndex
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import ACTIVITY_LLM, LogIndex
+from fast_rlm.watch.terminal_text import printable
 
 LABEL_WIDTH = 24
 LIFETIME, LLM, CODE, EMPTY = "─", "█", "▆", " "

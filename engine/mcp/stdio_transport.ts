@@ -11,7 +11,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 
 export type StdioServerSpec = {
-  command: string; // an absolute path: fast_rlm/mcp_config.py resolves it and grants --allow-run on it
+  command: string; // an absolute path: fast_rlm/inputs/mcp_config.py resolves it and grants --allow-run on it
   args: string[];
   env: Record<string, string>;
   cwd: string | null;

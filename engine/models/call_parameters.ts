@@ -1,7 +1,7 @@
 // The llm_kwargs of a call: the run's, then its role's (root_llm_kwargs / sub_llm_kwargs), then the
 // llm_query call's own, each layer overriding the one before it key by key; `extra_body` is merged
 // the same way one level down. Names are checked against the host's one list of known keys
-// (fast_rlm/llm_kwargs.py), which says which provider takes each.
+// (fast_rlm/inputs/llm_kwargs.py), which says which provider takes each.
 import type { CallParameters } from "./client.ts";
 import type { ProviderName } from "./model_names.ts";
 

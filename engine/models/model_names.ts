@@ -1,6 +1,6 @@
 // Which provider serves a model name. "anthropic:claude-..." goes to the native Anthropic Messages
 // API; "openai:name" and a name without a provider prefix go to the OpenAI-compatible endpoint at
-// base_url (OpenRouter names such as "anthropic/claude-..." included). fast_rlm/providers.py applies
+// base_url (OpenRouter names such as "anthropic/claude-..." included). fast_rlm/inputs/providers.py applies
 // the same rules to the configured models before the engine starts; here they cover the model= of
 // an llm_query.
 import { agentError } from "../errors.ts";

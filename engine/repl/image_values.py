@@ -2,7 +2,7 @@
 (`data:image/png;base64,...`). Bytes are typed by their first bytes. Each becomes
 {"media_type", "data"} (base64), as the engine expects (engine/images.ts).
 
-The REPL loads this file as _rlm_image_values; the host (fast_rlm/images.py) loads the same file, so
+The REPL loads this file as _rlm_image_values; the host (fast_rlm/inputs/images.py) loads the same file, so
 both accept exactly the same images. A file path is for the host alone: the REPL has no files.
 """
 

@@ -17,8 +17,8 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import BudgetExceededError, ConfigError, RayConnectionError
-from fast_rlm.resources import engine_dir
-from fast_rlm.scripted_model import repl
+from fast_rlm.host.resources import engine_dir
+from fast_rlm.scripted.server import repl
 from tests.conftest import config_for, events_of, read_log
 
 ray = pytest.importorskip("ray", reason='executor="ray" needs pip install "fast-rlm[ray]"')

@@ -12,7 +12,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import ConfigTypeError
-from fast_rlm.scripted_model import ScriptedReply, call_number, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 pytest.importorskip("opentelemetry.sdk", reason='tracing needs pip install "fast-rlm[otel]"')
@@ -156,7 +156,7 @@ def _run_in_subprocess(script: str, environment: dict[str, str], tmp_path: Path)
 
 RUN_AND_REPORT_OTEL_IMPORTS = """
     import sys, fast_rlm
-    from fast_rlm.scripted_model import ScriptedModelServer, repl
+    from fast_rlm.scripted.server import ScriptedModelServer, repl
     with ScriptedModelServer(lambda request: repl("FINAL(1)")) as server:
         result = fast_rlm.run("q", config={"base_url": server.base_url, "api_key": "k"}, verbosity=0)
     print(result["results"], "opentelemetry" in sys.modules)
@@ -172,7 +172,7 @@ def test_an_otlp_endpoint_in_the_environment_exports_the_run_over_otlp(tmp_path)
     """A collector stand-in on 127.0.0.1 receives the run's spans over OTLP/HTTP."""
     script = """
         import http.server, threading, sys, fast_rlm
-        from fast_rlm.scripted_model import ScriptedModelServer, repl
+        from fast_rlm.scripted.server import ScriptedModelServer, repl
         received = []
         class Collector(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
@@ -185,7 +185,7 @@ def test_an_otlp_endpoint_in_the_environment_exports_the_run_over_otlp(tmp_path)
         os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{collector.server_address[1]}"
         with ScriptedModelServer(lambda request: repl("FINAL(1)")) as server:
             fast_rlm.run("q", config={"base_url": server.base_url, "api_key": "k"}, verbosity=0)
-        from fast_rlm import tracing
+        from fast_rlm.watch import tracing
         tracing._environment_provider.force_flush()
         print(received[0][0], b"invoke_agent root" in b"".join(body for _, body in received))
     """

@@ -11,7 +11,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import ConfigError
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.scripted.server import call_number, repl
 from tests.compat.loopback_api import LoopbackAPI
 from tests.conftest import config_for
 

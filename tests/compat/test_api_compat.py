@@ -14,7 +14,7 @@ import fast_rlm
 from fast_rlm.errors import FastRLMError, LLMAuthError, UnsupportedFeatureError
 from fast_rlm.events import CodeStep, LogEvent
 from fast_rlm.run_arguments import POSITIONAL_NAMES
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, events_of, read_log
 

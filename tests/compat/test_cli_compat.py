@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.scripted.server import first_user_message, repl
 from tests import scripted_server as scenarios
 from tests.conftest import events_of, read_log
 
@@ -21,7 +21,11 @@ def fast_rlm(*args: str, base_url: str | None = None) -> subprocess.CompletedPro
     if base_url is not None:
         env["RLM_MODEL_BASE_URL"] = base_url
     return subprocess.run(
-        [sys.executable, "-m", "fast_rlm.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "fast_rlm.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 import fast_rlm
 from fast_rlm.config import RLMConfig, resolve_config
 from fast_rlm.errors import BudgetExceededError, ConfigError
-from fast_rlm.scripted_model import ScriptedReply
+from fast_rlm.scripted.server import ScriptedReply
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 

@@ -8,7 +8,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import QueryError
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests.conftest import config_for
 
 SHOW_CONTEXT = repl("FINAL([type(context).__name__, context])")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import fast_rlm
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 ROOT_QUERY = "the root's query"

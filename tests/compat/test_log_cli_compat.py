@@ -20,7 +20,7 @@ pytest_plugins = ["tests.log_fixtures"]  # the session's real and broken logs
 
 def fast_rlm_log(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "fast_rlm.log_cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "fast_rlm.logs.cli", *args], capture_output=True, text=True, timeout=60
     )
 
 
@@ -91,7 +91,7 @@ def test_a_cli_run_with_the_originals_flags_then_stats_shows_the_caps_it_set(
         [
             sys.executable,
             "-m",
-            "fast_rlm.cli",
+            "fast_rlm.cli.main",
             "squares",
             "--config",
             "caps.yaml",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import fast_rlm
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.scripted.server import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 from tests.mcp_servers import stdio_server
 

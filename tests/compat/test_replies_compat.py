@@ -9,8 +9,8 @@ import asyncio
 from textual.widgets import Static
 
 import fast_rlm
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.scripted.server import call_number, repl
 from tests.conftest import config_for, events_of, read_log
 from tui import LogViewerApp
 from tui.steps import TurnView

@@ -8,9 +8,9 @@ from typing import Any
 
 import fast_rlm
 from fast_rlm.events import LlmCall, RunEnd, parse_event
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_stats import format_report, run_totals
-from fast_rlm.scripted_model import ScriptedReply, first_user_message, repl
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.stats import format_report, run_totals
+from fast_rlm.scripted.server import ScriptedReply, first_user_message, repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for, events_of, read_log
 

@@ -11,8 +11,8 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import LLMAuthError, MissingAPIKeyError, UnknownProviderError
-from fast_rlm.providers import provider_of
-from fast_rlm.scripted_model import ScriptedReply, repl
+from fast_rlm.inputs.providers import provider_of
+from fast_rlm.scripted.server import ScriptedReply, repl
 from tests import scripted_server as scenarios
 from tests.conftest import events_of, read_log
 

@@ -12,7 +12,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import ImageError
-from fast_rlm.scripted_model import ScriptedReply, first_user_message, repl
+from fast_rlm.scripted.server import ScriptedReply, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -8,7 +8,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import ConfigError
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.scripted.server import first_user_message, repl
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
 

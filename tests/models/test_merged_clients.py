@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 
 import fast_rlm
-from fast_rlm.scripted_model import ScriptedReply, repl
+from fast_rlm.scripted.server import ScriptedReply, repl
 from tests.conftest import config_for, events_of, read_log
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 2

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import fast_rlm
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_stats import format_report
-from fast_rlm.scripted_model import call_number, repl
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.stats import format_report
+from fast_rlm.scripted.server import call_number, repl
 from tests.conftest import config_for, events_of, read_log
 
 CALLS = 6

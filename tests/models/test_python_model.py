@@ -10,7 +10,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import BudgetExceededError, MissingAPIKeyError, ModelCallableError
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.scripted.server import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 ROOT_CODE = 'FINAL("root saw " + await llm_query("x", "helper task"))'

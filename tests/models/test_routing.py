@@ -9,9 +9,9 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import AgentsError, ConfigError
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_render import render_mermaid
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.render import render_mermaid
+from fast_rlm.scripted.server import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 ROOT_CODE = """

@@ -43,10 +43,10 @@ import psutil
 import pytest
 
 import fast_rlm
-from fast_rlm.deno_setup import is_installed
-from fast_rlm.engine_process import EngineRun
-from fast_rlm.resources import engine_dir
-from fast_rlm.scripted_model import (
+from fast_rlm.host.deno_setup import is_installed
+from fast_rlm.host.engine_process import EngineRun
+from fast_rlm.host.resources import engine_dir
+from fast_rlm.scripted.server import (
     ScriptedModelServer,
     call_number,
     first_user_message,

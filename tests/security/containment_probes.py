@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import fast_rlm
-from fast_rlm.engine_process import EngineRun
-from fast_rlm.scripted_model import ScriptedModelServer, call_number, first_user_message, repl
+from fast_rlm.host.engine_process import EngineRun
+from fast_rlm.scripted.server import ScriptedModelServer, call_number, first_user_message, repl
 from tests.conftest import config_for
 
 PROBE_RUN_TIMEOUT_S = 30

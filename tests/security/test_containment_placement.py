@@ -10,9 +10,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
-from fast_rlm.python_packages import python_packages_file
-from fast_rlm.resources import deno_config_file, deno_lock_file, project_files_dir
+from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
+from fast_rlm.host.python_packages import python_packages_file
+from fast_rlm.host.resources import deno_config_file, deno_lock_file, project_files_dir
 
 HARNESS = Path(__file__).with_name("placement_harness.ts")
 

@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 import fast_rlm
-from fast_rlm.scripted_model import first_user_message, repl
+from fast_rlm.scripted.server import first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 SECRET = secrets.token_hex(16)  # random hex: no piece of it occurs in a prompt by chance

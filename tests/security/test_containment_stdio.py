@@ -14,7 +14,7 @@ import threading
 
 import psutil
 
-from fast_rlm.scripted_model import repl
+from fast_rlm.scripted.server import repl
 from tests.security.containment_probes import assert_the_root_kept_working, run_probes
 
 FLOOD_MB = 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from fast_rlm.deno_setup import deno_dir
+from fast_rlm.host.deno_setup import deno_dir
 from tests.security.containment_probes import assert_the_root_kept_working, refused, run_probes
 
 LEFT_BEHIND = "left-by-run-one-" + secrets.token_hex(8)

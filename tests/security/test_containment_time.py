@@ -14,7 +14,7 @@ import time
 import pytest
 
 import fast_rlm
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for
 
 STEP_TIMEOUT_S = 1.0

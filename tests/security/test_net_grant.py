@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import fast_rlm
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.compat.loopback_api import LoopbackAPI
 from tests.conftest import config_for, events_of, read_log
 from tests.repl_processes import engine_processes, repl_processes

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fast_rlm.deno_setup import deno_dir
+from fast_rlm.host.deno_setup import deno_dir
 from tests.security.conftest import (
     assert_run_completed_with_legit_steps,
     engine_process,

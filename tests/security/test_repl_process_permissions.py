@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 
 from fast_rlm.config import RLMConfig
-from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, is_installed, snapshot_file
-from fast_rlm.engine_process import repl_launch_paths
-from fast_rlm.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir
+from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, is_installed, snapshot_file
+from fast_rlm.host.engine_process import repl_launch_paths
+from fast_rlm.host.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir
 from tests.security.conftest import LoopbackSentinel
 
 HERE = Path(__file__).parent

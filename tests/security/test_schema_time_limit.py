@@ -18,7 +18,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.errors import RunTimeoutError, SchemaError
-from fast_rlm.scripted_model import call_number, first_user_message, last_user_message, repl
+from fast_rlm.scripted.server import call_number, first_user_message, last_user_message, repl
 from tests.conftest import config_for
 
 BACKTRACKING_SCHEMA = {"type": "string", "pattern": "^(a+)+$"}

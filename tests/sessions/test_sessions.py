@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 import fast_rlm
-from fast_rlm import log_cli
 from fast_rlm.errors import ConfigError, SessionLockedError, SessionStateError
-from fast_rlm.scripted_model import call_number, first_user_message, repl
+from fast_rlm.logs import cli as log_cli
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ def test_fast_rlm_log_lists_a_session_dirs_runs(scripted_server, isolated_workdi
 _HOLDER = """
 import sys
 import fast_rlm
-from fast_rlm import log_cli
+from fast_rlm.logs import cli as log_cli
 session = fast_rlm.Session(session_dir=sys.argv[1], config={"base_url": sys.argv[2], "api_key": "k"},
                            verbosity=0)
 session.query("long")
@@ -206,7 +206,7 @@ def test_cli_session_dir_carries_the_repl_between_invocations(scripted_server, i
         "RLM_MODEL_BASE_URL": server.base_url,
         "RLM_MODEL_API_KEY": "k",
     }
-    command = [sys.executable, "-m", "fast_rlm.cli", "-q", "--session-dir", "sd", "--session-id", "a"]
+    command = [sys.executable, "-m", "fast_rlm.cli.main", "-q", "--session-dir", "sd", "--session-id", "a"]
     first = subprocess.run([*command, "first"], env=env, capture_output=True, text=True, timeout=DEADLINE_S)
     assert first.returncode == 0, first.stderr
     second = subprocess.run([*command, "second"], env=env, capture_output=True, text=True, timeout=DEADLINE_S)
@@ -240,7 +240,7 @@ def test_interactive_session_at_a_terminal_survives_ctrl_c(scripted_server, isol
     }
     leader, follower = pty.openpty()
     shell = subprocess.Popen(
-        [sys.executable, "-m", "fast_rlm.cli", "--verbosity", "silent"],
+        [sys.executable, "-m", "fast_rlm.cli.main", "--verbosity", "silent"],
         stdin=follower,
         stdout=follower,
         stderr=follower,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fast_rlm.session_store import LEDGER_FILE, _read_ledger
-from fast_rlm.terminal_text import printable
+from fast_rlm.sessions.store import LEDGER_FILE, _read_ledger
+from fast_rlm.watch.terminal_text import printable
 
 PREVIEW_CHARS = 100
 

@@ -30,9 +30,9 @@ from fast_rlm.events import (
     RunEnd,
     RunStart,
 )
-from fast_rlm.log_stats import format_cost, format_count, format_duration
-from fast_rlm.progress import FULL, format_caps, format_done
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.stats import format_cost, format_count, format_duration
+from fast_rlm.watch.progress import FULL, format_caps, format_done
+from fast_rlm.watch.terminal_text import printable
 
 REFRESHES_PER_SECOND = 8
 LATEST_LINE_CHARS = 160

@@ -14,17 +14,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fast_rlm.cli.demo import run_demo
+from fast_rlm.cli.interactive import run_interactive
 from fast_rlm.config import read_config_file
-from fast_rlm.config_aliases import translate_aliases
-from fast_rlm.demo import run_demo
-from fast_rlm.deno_setup import deno_dir, install_engine_dependencies
 from fast_rlm.errors import ConfigError, FastRLMError, QueryError
-from fast_rlm.interactive import run_interactive
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_stats import format_report
+from fast_rlm.host.deno_setup import deno_dir, install_engine_dependencies
+from fast_rlm.inputs.config_aliases import translate_aliases
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.stats import format_report
 from fast_rlm.run import run
-from fast_rlm.session import Session
-from fast_rlm.terminal_text import printable
+from fast_rlm.sessions.session import Session
+from fast_rlm.watch.terminal_text import printable
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2

@@ -14,7 +14,7 @@ import difflib
 from typing import Any
 
 from fast_rlm.errors import AgentsError
-from fast_rlm.tools import tool_spec
+from fast_rlm.inputs.tools import tool_spec
 
 AGENT_KEYS = ("model", "instruction", "tools")
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
 from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent, RunStart
-from fast_rlm.terminal_text import printable
+from fast_rlm.watch.terminal_text import printable
 
 SILENT, SUMMARY, FULL = 0, 1, 2
 # "quiet" and "verbose" are the original fast-rlm's other names for silent and full.
@@ -204,7 +204,7 @@ def open_progress(level: int, stream: TextIO | None = None) -> Iterator[Progress
         yield ProgressPrinter(level, stream)
         return
     try:
-        from fast_rlm.live_progress import LiveProgress
+        from fast_rlm.watch.live_progress import LiveProgress
 
         live = LiveProgress(level, stream)
         live.start()

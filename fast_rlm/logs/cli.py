@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from fast_rlm.errors import LogFileError, SessionStateError
-from fast_rlm.log_reader import LogIndex
-from fast_rlm.log_render import RENDER_FORMATS, render
-from fast_rlm.log_stats import format_report, format_stats_report
-from fast_rlm.session_report import format_session, is_session_dir, session_queries
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import LogIndex
+from fast_rlm.logs.render import RENDER_FORMATS, render
+from fast_rlm.logs.session_report import format_session, is_session_dir, session_queries
+from fast_rlm.logs.stats import format_report, format_stats_report
+from fast_rlm.watch.terminal_text import printable
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fast_rlm.errors import ModelCallableError
-from fast_rlm.host_functions import MAX_PARALLEL_CALLS, Reply, called
+from fast_rlm.host.host_functions import MAX_PARALLEL_CALLS, Reply, called
 
 SIGNATURE_HELP = "def my_model(messages, **llm_kwargs) -> str | dict  (sync or async)"
 _USAGE_COUNTS = (
@@ -26,6 +26,7 @@ _USAGE_COUNTS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+
 
 def check_model_callable(name: str, model: Any) -> None:
     """Raises ModelCallableError, naming the fix, unless `model` can be called as SIGNATURE_HELP."""

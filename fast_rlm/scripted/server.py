@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from fast_rlm.scripted_prompt_cache import PrefixCache
-from fast_rlm.scripted_wire import ChatRequest, read_request, reply_body
+from fast_rlm.scripted.prompt_cache import PrefixCache
+from fast_rlm.scripted.wire import ChatRequest, read_request, reply_body
 
 
 @dataclass

@@ -13,7 +13,7 @@
   actor; a worker lacking the cache installs it as `fast-rlm setup` would.)
 - Retries: a task whose worker process or node died is run again once (Ray's max_retries=1, which
   counts system failures only); a run that failed on its own is an outcome, never retried.
-- Tracing: spans are made on the driver from each returned log (fast_rlm.tracing.trace_log_file).
+- Tracing: spans are made on the driver from each returned log (fast_rlm.watch.tracing.trace_log_file).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fast_rlm.batch import RAY_TASK_CPUS, BatchPlan, OutcomeListener, RunOutcome, run_one
-from fast_rlm.deno_setup import install_engine_dependencies, is_installed
+from fast_rlm.batch.run_batch import RAY_TASK_CPUS, BatchPlan, OutcomeListener, RunOutcome, run_one
 from fast_rlm.errors import EngineCrashError, FastRLMError, MissingExtraError, RayConnectionError
-from fast_rlm.python_packages import python_packages_file
-from fast_rlm.resources import cache_dir
-from fast_rlm.tracing import resolve_tracer_provider, trace_log_file
+from fast_rlm.host.deno_setup import install_engine_dependencies, is_installed
+from fast_rlm.host.python_packages import python_packages_file
+from fast_rlm.host.resources import cache_dir
+from fast_rlm.watch.tracing import resolve_tracer_provider, trace_log_file
 
 RAY_EXTRA_HINT = 'pip install "fast-rlm[ray]"'
 CONNECT_TIMEOUT_S = 5.0
@@ -123,7 +123,7 @@ def _connect(ray: Any, address: str | None, max_parallel_runs: int | None) -> bo
     if address is None:
         if ray.is_initialized():
             return False
-        from fast_rlm.batch import default_parallel_runs
+        from fast_rlm.batch.run_batch import default_parallel_runs
 
         ray.init(
             num_cpus=max_parallel_runs or default_parallel_runs(),

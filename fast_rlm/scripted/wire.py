@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from fast_rlm.scripted_prompt_cache import CacheAccount, PromptBlock, estimated_tokens
+from fast_rlm.scripted.prompt_cache import CacheAccount, PromptBlock, estimated_tokens
 
 if TYPE_CHECKING:
-    from fast_rlm.scripted_model import ScriptedReply
+    from fast_rlm.scripted.server import ScriptedReply
 
 ANTHROPIC_PATH_SUFFIX = "/v1/messages"
 # finish_reason as the Messages API spells it in stop_reason.

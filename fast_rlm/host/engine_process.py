@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from fast_rlm.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
-from fast_rlm.host_functions import HostFunctionRunner
-from fast_rlm.python_models import ModelRunner
-from fast_rlm.python_packages import python_packages_file
-from fast_rlm.resources import deno_config_file, deno_lock_file, engine_dir
+from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
+from fast_rlm.host.host_functions import HostFunctionRunner
+from fast_rlm.host.python_models import ModelRunner
+from fast_rlm.host.python_packages import python_packages_file
+from fast_rlm.host.resources import deno_config_file, deno_lock_file, engine_dir
 
 STDERR_LINES_KEPT = 200
 CANCEL_GRACE_S = 3.0

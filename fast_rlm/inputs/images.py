@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fast_rlm.errors import ImageError
-from fast_rlm.resources import engine_dir
+from fast_rlm.host.resources import engine_dir
 
 BYTES_PER_MB = 1024 * 1024
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from fast_rlm.config import RLMConfig
 from fast_rlm.run import arun, run
-from fast_rlm.session_store import LEDGER_FILE, NAMESPACE_FILE, SessionStore, resolve_session_dir
+from fast_rlm.sessions.store import LEDGER_FILE, NAMESPACE_FILE, SessionStore, resolve_session_dir
 from fast_rlm.stream import RunStream, stream
 
 

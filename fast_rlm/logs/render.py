@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import html
 
-from fast_rlm.log_reader import ACTIVITY_LLM, AgentRecord, LogIndex
-from fast_rlm.log_stats import format_cost, format_duration, format_totals, run_totals
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import ACTIVITY_LLM, AgentRecord, LogIndex
+from fast_rlm.logs.stats import format_cost, format_duration, format_totals, run_totals
+from fast_rlm.watch.terminal_text import printable
 
 RENDER_FORMATS = ("mermaid", "dot", "gantt-html")
 STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "unfinished": "#757575"}

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # fast_rlm/
 
 
 def project_files_dir() -> Path:

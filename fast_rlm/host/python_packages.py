@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from fast_rlm.errors import EngineStartError
-from fast_rlm.resources import cache_dir, engine_dir
+from fast_rlm.host.resources import cache_dir, engine_dir
 
 # The wheels are for Pyodide's CPython, whatever this interpreter is: only pure-Python ones fit.
 _PIP_TARGET = ["--platform", "any", "--python-version", "3.14", "--implementation", "py", "--abi", "none"]

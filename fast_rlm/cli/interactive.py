@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from fast_rlm.errors import CancelledError, ConfigError, FastRLMError, QueryError
-from fast_rlm.session import Session
-from fast_rlm.terminal_text import printable
+from fast_rlm.sessions.session import Session
+from fast_rlm.watch.terminal_text import printable
 
 PROMPT = "rlm> "
 EXIT_WORDS = {"exit", "quit", ":q"}

@@ -3,7 +3,7 @@
     results = fast_rlm.run_batch(["q1", "q2", ...], config=..., max_parallel_runs=4)
 
 Each query is one run() with its own engine process: on this machine (executor="local", a thread
-per run in flight) or as a Ray task (executor="ray", fast_rlm/ray_executor.py). Results come back in
+per run in flight) or as a Ray task (executor="ray", fast_rlm/batch/ray_executor.py). Results come back in
 input order; a failed run's place holds its FastRLMError unless raise_errors=True.
 """
 
@@ -17,12 +17,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from fast_rlm.batch_progress import open_batch_progress
+from fast_rlm.batch.progress import open_batch_progress
 from fast_rlm.config import resolve_config
 from fast_rlm.errors import ConfigError, ConfigTypeError, FastRLMError
-from fast_rlm.progress import SILENT, parse_verbosity
 from fast_rlm.run import DEFAULT_LOG_DIR, PreparedRun, prepare_run
 from fast_rlm.run_arguments import OPTION_NAMES, POSITIONAL_NAMES, run_arguments
+from fast_rlm.watch.progress import SILENT, parse_verbosity
 
 EXECUTORS = ("local", "ray")
 RAY_TASK_CPUS = 1  # what each query's Ray task asks the cluster for
@@ -60,7 +60,7 @@ def run_batch(
     cores / max_parallel_runs REPL processes (at least 1). executor="ray" runs each query as a Ray
     task holding one CPU, its run one REPL process (pip install "fast-rlm[ray]"): on the cluster at
     `ray_address`, or on a local one started here and shut down after (see
-    fast_rlm.ray_executor for logs, the engine cache and retries).
+    fast_rlm.batch.ray_executor for logs, the engine cache and retries).
     """
     plan = BatchPlan.make(queries, executor, max_parallel_runs, ray_address, raise_errors, arguments)
     outcomes: list[RunOutcome | None] = [None] * len(plan.queries)
@@ -71,7 +71,7 @@ def run_batch(
             progress.advance(failed=isinstance(outcome, FastRLMError))
 
         if plan.executor == "ray":
-            from fast_rlm.ray_executor import run_on_ray
+            from fast_rlm.batch.ray_executor import run_on_ray
 
             run_on_ray(plan, record)
         else:

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from fast_rlm.errors import ConfigError, ConfigTypeError
-from fast_rlm.providers import PROVIDERS, Provider
+from fast_rlm.inputs.providers import PROVIDERS, Provider
 
 EXTRA_BODY = "extra_body"
 _BOTH: tuple[Provider, ...] = PROVIDERS

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fast_rlm.events import ErrorInfo
-from fast_rlm.log_reader import AgentRecord, LogIndex
-from fast_rlm.progress import format_caps, format_limits
-from fast_rlm.terminal_text import printable
+from fast_rlm.logs.reader import AgentRecord, LogIndex
+from fast_rlm.watch.progress import format_caps, format_limits
+from fast_rlm.watch.terminal_text import printable
 
 NOT_AVAILABLE = "n/a"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fast_rlm.run import run
-from fast_rlm.scripted_model import Responder, ScriptedModelServer, call_number, first_user_message, repl
+from fast_rlm.scripted.server import Responder, ScriptedModelServer, call_number, first_user_message, repl
 
 FRUITS = [
     "strawberry",

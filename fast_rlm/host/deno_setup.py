@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 from fast_rlm.errors import EngineStartError
-from fast_rlm.python_packages import install_python_packages
-from fast_rlm.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
+from fast_rlm.host.python_packages import install_python_packages
+from fast_rlm.host.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
 
 ENGINE_ENTRYPOINTS = ("main.ts", "repl/supervisor.ts", "repl/worker.ts", "schema_validator_worker.ts")
 

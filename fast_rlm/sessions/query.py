@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fast_rlm.events import CodeStep, LogEvent
-from fast_rlm.session_store import SessionStore, final_preview
+from fast_rlm.sessions.store import SessionStore, final_preview
 
 
 class SessionQuery:

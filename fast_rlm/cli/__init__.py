@@ -1,0 +1,1 @@
+"""The `fast-rlm` command, its demo and its interactive session."""

@@ -1,0 +1,1 @@
+"""Reading, rendering and serving run logs: the `fast-rlm-log` command and what it builds on."""

@@ -68,6 +68,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       } catch (failure) {
         error = String(failure);
       }
+      // The namespace holds its own copy now. Detaching the bytes frees them at once, where a
+      // collection might come much later: a 500 MB context would otherwise count twice against
+      // repl_memory_mb.
+      (message.contextBytes.buffer as ArrayBuffer).transfer(0);
       return post({ kind: "agent_created", agentId: message.agentId, error });
     }
     case "run_step": {

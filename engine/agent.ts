@@ -113,7 +113,9 @@ export async function runAgentLoop(run: Run, agent: AgentSpec): Promise<unknown>
   let lastRejected: { value: unknown; violations: string[] } | null = null;
   try {
     for (let call = 1; call <= config.max_calls_per_subagent; call++) {
-      const reply = await run.callModel(agent, call, messages, loggedMessages);
+      const forkInstruction = run.recording?.forkInstruction(agent.id, call - 1) ?? null;
+      if (forkInstruction !== null) messages.push({ role: "user", content: forkInstruction });
+      const reply = await run.callModel(agent, call, messages, loggedMessages, steps);
       // Reasoning stays out of the conversation. An empty reply goes back as a placeholder: some
       // providers refuse an assistant message without content.
       messages.push({

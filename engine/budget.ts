@@ -109,6 +109,12 @@ export class RunBudget {
     this.admitWaiters();
   }
 
+  // A request an earlier run sent and paid for, whose recorded reply this run replays (resume): a
+  // cap counts the whole job, so a run cut by a cap goes on only when that cap is raised.
+  charge(spent: CapAmounts): void {
+    for (const key of CAP_KEYS) this.used[key] += spent[key];
+  }
+
   // Each cap beside what was used of it, reservations of requests still in flight included.
   report(): PerCap<CapUse> {
     const report = {} as PerCap<CapUse>;

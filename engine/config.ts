@@ -37,4 +37,5 @@ export type EngineConfig = {
   enable_tools: boolean;
   enable_structured_io: boolean;
   allow_net: string[]; // hosts REPL code may reach: "host" or "host:port"
+  cache_dir: string | null; // the response cache's directory (absolute); null: no cache
 };

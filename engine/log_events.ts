@@ -1,7 +1,8 @@
 // The JSONL log schema, version 1: one definition of every event type the engine writes.
 // The README's "Log schema" section documents it; fast_rlm/events.py mirrors it in Python.
 import type { CallUsage, Usage } from "./usage.ts";
-import type { ErrorInfo } from "./protocol.ts";
+import type { ErrorInfo, JsonSchema } from "./protocol.ts";
+import type { RunMode } from "./run.ts";
 import type { ImageRecord, LoggedMessage } from "./chat_message.ts";
 import type { AgentRole } from "./agent.ts";
 
@@ -20,6 +21,17 @@ export type RunStart = Common & {
   // Models with no model_prices entry while max_money_spent is set (pricing.ts); may be absent in
   // logs written before it existed.
   unpriced_models: string[];
+  // What replay, resume and fork need to run the same query again (absent in older logs): the
+  // query itself (when it is at most RECORDED_QUERY_BYTES as sent), its SHA-256 always, the mode,
+  // the output schema and the provider options.
+  query?: unknown;
+  query_sha256?: string;
+  mode?: RunMode;
+  output_schema?: JsonSchema | null;
+  llm_kwargs?: { run: Record<string, unknown>; root: Record<string, unknown>; sub: Record<string, unknown> };
+  // Lineage: the log this run resumed, or the log, agent and step it was forked from.
+  resumed_from?: string;
+  forked_from?: { log: string; at: string; step: number };
 };
 
 export type AgentStart = Common & {
@@ -53,7 +65,9 @@ export type LlmCall = Common & {
   finish_reason: string | null; // as the provider gave it: "length" means the reply was cut
   usage: CallUsage;
   duration_s: number;
-  attempts: number;
+  attempts: number; // 0 when no request was sent (cached or replayed)
+  cached?: true; // answered by the response cache (config cache_dir): it cost nothing
+  replayed?: true; // answered by the recording of an earlier run (replay, resume, fork)
 };
 
 export type LlmRetry = Common & {

@@ -7,8 +7,7 @@ import { AnthropicProvider } from "./models/anthropic_client.ts";
 import { ModelRouter } from "./models/router.ts";
 import { LogWriter } from "./log_writer.ts";
 import { hostLinesWritten, HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
-import { ensureSnapshot, PYODIDE_DIR, ReplPool } from "./repl/pool.ts";
-import type { ReplLaunch } from "./repl/repl_process.ts";
+import { ensureSnapshot, replLaunchFrom, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
 import { Redactor } from "./redactor.ts";
@@ -20,6 +19,23 @@ import { UsageTotals } from "./usage.ts";
 import { HostModelClient } from "./models/host_model.ts";
 import { checkedImages } from "./images.ts";
 import { mergeParameters } from "./models/call_parameters.ts";
+import { ResponseCache } from "./models/response_cache.ts";
+import { RecordedReplies } from "./recorded_replies.ts";
+
+// The largest query run_start holds in full (as sent: UTF-8 text, or JSON); a larger one is kept by
+// its hash alone, and replaying its run needs it passed again.
+const RECORDED_QUERY_BYTES = 1024 * 1024;
+
+async function recordedQuery(
+  frame: Uint8Array,
+  isText: boolean,
+): Promise<{ query?: unknown; query_sha256: string }> {
+  const digest = await crypto.subtle.digest("SHA-256", frame as Uint8Array<ArrayBuffer>);
+  const sha256 = Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  if (frame.length > RECORDED_QUERY_BYTES) return { query_sha256: sha256 };
+  const text = new TextDecoder().decode(frame);
+  return { query: isText ? text : JSON.parse(text), query_sha256: sha256 };
+}
 
 async function main(): Promise<void> {
   const host = new HostReader();
@@ -34,8 +50,9 @@ async function main(): Promise<void> {
     ...Object.values(start.env_variables),
     ...mcpSecrets(start.mcp_servers),
   ]);
+  const queryFrame = await host.readFrame(start.query_frame.bytes);
   const query = contextFromFrame(
-    await host.readFrame(start.query_frame.bytes),
+    queryFrame,
     // enable_structured_io: false shows a dict or list query to the agent as its JSON text.
     start.query_frame.is_text || !start.config.enable_structured_io,
     redactor,
@@ -52,6 +69,11 @@ async function main(): Promise<void> {
     instruction: start.instruction,
     workers: workerCount,
     unpriced_models: unpricedModels(config, start.agents),
+    ...await recordedQuery(queryFrame, start.query_frame.is_text),
+    mode: start.mode,
+    output_schema: start.output_schema,
+    llm_kwargs: { run: start.llm_kwargs, root: start.root_llm_kwargs, sub: start.sub_llm_kwargs },
+    ...start.lineage,
   });
 
   let run: Run | null = null;
@@ -60,15 +82,7 @@ async function main(): Promise<void> {
   // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
   const mcp = await openMcp(start.mcp_servers, config.mcp_timeout_s);
   try {
-    const launch: ReplLaunch = {
-      denoBinary: start.repl_launch.deno_binary,
-      configFile: start.repl_launch.config_file,
-      lockFile: start.repl_launch.lock_file,
-      denoDir: start.repl_launch.deno_dir,
-      pyodideDir: PYODIDE_DIR,
-      pythonPackagesFile: start.repl_launch.python_packages_file,
-      netGrant: config.allow_net,
-    };
+    const launch = replLaunchFrom(start.repl_launch, config.allow_net);
     await ensureSnapshot(launch, start.snapshot_file);
     const redact = (text: string) => redactor.redact(text);
     const transport = { timeoutSeconds: config.llm_timeout_s, maxRetries: config.llm_max_retries, redact };
@@ -89,6 +103,7 @@ async function main(): Promise<void> {
     };
     const hostModels = new HostModelClient({ timeoutSeconds: config.llm_timeout_s, redact });
     const llm = new ModelRouter(providers, hostModels, new Set(start.host_models));
+    const models = config.cache_dir === null ? llm : new ResponseCache(config.cache_dir, llm);
     pool = new ReplPool(
       {
         launch,
@@ -105,6 +120,8 @@ async function main(): Promise<void> {
     run = new Run({
       config,
       llm,
+      models,
+      recording: start.recording === null ? null : new RecordedReplies(start.recording),
       pool,
       log,
       redactor,

@@ -164,7 +164,7 @@ export class Planner {
       tooDeep: false,
     };
     for (let call = 1; call <= config.max_calls_per_subagent; call++) {
-      const reply = await this.run.callModel(task, call, messages, loggedMessages);
+      const reply = await this.run.callModel(task, call, messages, loggedMessages, 0); // a planner runs no code
       messages.push({
         role: "assistant",
         content: reply.text.trim() === "" ? EMPTY_REPLY_PLACEHOLDER : reply.text,

@@ -3,7 +3,8 @@
 // Engine -> host on stdout: events while the run goes, then exactly one ResultMessage or FatalMessage.
 // Nothing else is ever written to stdout: agent output is captured inside the workers.
 
-import type { LogEvent } from "./log_events.ts";
+import type { LogEvent, RunStart } from "./log_events.ts";
+import type { Recording } from "./recorded_replies.ts";
 import type { EngineConfig } from "./config.ts";
 import type { CallUsage, Usage } from "./usage.ts";
 import type { NamedAgent } from "./routing.ts";
@@ -44,6 +45,10 @@ export type StartMessage = {
   agents: Record<string, NamedAgent>; // run(agents={...}), by name
   images: ImageInput[]; // run(images=[...]), read and typed by the host, for the root's first message
   session: SessionStart | null; // a session's query: the root's REPL carries on (session_state.ts)
+  // An earlier run's replies to answer first (run(replay=...), resume, fork), or null.
+  recording: Recording | null;
+  // Written into run_start: the log this run resumes, or was forked from.
+  lineage: Pick<RunStart, "resumed_from" | "forked_from">;
   // false: nothing on the host shows or hands on events as they come, so only run_end is sent.
   live_events: boolean;
 };

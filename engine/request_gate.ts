@@ -8,7 +8,7 @@ import type { AttemptPass } from "./models/client.ts";
 import type { ChatMessage } from "./chat_message.ts";
 import { pricedUsage } from "./pricing.ts";
 import { Semaphore } from "./semaphore.ts";
-import { UNREPORTED_USAGE, type UsageTotals } from "./usage.ts";
+import { type CallUsage, UNREPORTED_USAGE, type UsageTotals } from "./usage.ts";
 
 export class RequestGate {
   readonly budget: RunBudget;
@@ -46,5 +46,19 @@ export class RequestGate {
         this.slots.release();
       },
     };
+  }
+
+  // A recorded reply replayed in place of a request (recorded_replies.ts): what the earlier run paid
+  // for it counts in this run's totals and caps, as if the run had never been cut.
+  chargeReplayed(model: string, usage: CallUsage): void {
+    const priced = pricedUsage(this.config.model_prices, model, usage);
+    this.usage.addCall(model, priced);
+    this.usage.addReplayed();
+    this.budget.charge({
+      max_llm_calls: 1,
+      max_prompt_tokens: priced.prompt_tokens,
+      max_completion_tokens: priced.completion_tokens,
+      max_money_spent: priced.cost ?? 0,
+    });
   }
 }

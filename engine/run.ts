@@ -23,6 +23,8 @@ import type { McpRequest } from "./mcp/manager.ts";
 import type { McpService } from "./mcp/service.ts";
 import { pricedUsage } from "./pricing.ts";
 import { type Usage, UsageTotals } from "./usage.ts";
+import type { RecordedReplies } from "./recorded_replies.ts";
+import type { Completion, ModelClient } from "./models/client.ts";
 
 // "repl": the root is a REPL agent; "decompose": the root is a planner (planner.ts).
 export type RunMode = "repl" | "decompose";
@@ -33,6 +35,10 @@ type HostFunctionRequest = { name: string; args: unknown[]; kwargs: Record<strin
 export type RunSetup = {
   config: EngineConfig;
   llm: ModelRouter;
+  // What model calls go to: the router, or the response cache in front of it (config cache_dir).
+  models: ModelClient;
+  // The replies of an earlier run, answered first (replay, resume, fork); null in a fresh run.
+  recording: RecordedReplies | null;
   pool: ReplPool;
   log: LogWriter;
   redactor: Redactor;
@@ -61,6 +67,8 @@ export class Run {
   private readonly callsMade = new Map<string, number>(); // model calls of each running agent
   readonly config: EngineConfig;
   readonly llm: ModelRouter;
+  readonly recording: RecordedReplies | null;
+  private readonly models: ModelClient;
   readonly namedAgents: Record<string, NamedAgent>;
   readonly pool: ReplPool;
   readonly log: LogWriter;
@@ -74,6 +82,8 @@ export class Run {
     ({
       config: this.config,
       llm: this.llm,
+      models: this.models,
+      recording: this.recording,
       pool: this.pool,
       log: this.log,
       redactor: this.redactor,
@@ -167,15 +177,53 @@ export class Run {
   }
 
   // Fails with BudgetExceededError, without sending anything, when a run-wide cap has no room left.
+  // `stepsDone` (the agent's code steps so far) is named if a replay cannot answer.
   async callModel(
     agent: AgentSpec,
     call: number,
     messages: ChatMessage[],
     loggedMessages: number,
+    stepsDone: number,
   ): Promise<ModelReply> {
     this.throwIfStopped();
     const started = performance.now();
-    const completion = await this.llm.complete(agent.model, messages, agent.llmKwargs, this.stopSignal, {
+    const newMessages = messages.slice(loggedMessages).map(loggedMessage);
+    const recorded = this.recording?.answer(
+      agent.id,
+      call,
+      stepsDone,
+      this.redactor.redact(JSON.stringify(newMessages)),
+    ) ?? null;
+    let completion: Completion;
+    if (recorded !== null) {
+      this.requestGate.chargeReplayed(agent.model, recorded.usage);
+      completion = { reply: recorded.reply, usage: recorded.usage, attempts: 0 };
+    } else {
+      completion = await this.sendToModel(agent, call, messages);
+      if (completion.cached) this.usage.addCacheHit();
+    }
+    const usage = pricedUsage(this.config.model_prices, agent.model, completion.usage);
+    this.callsMade.set(agent.id, (this.callsMade.get(agent.id) ?? 0) + 1);
+    this.log.write({
+      event: "llm_call",
+      agent_id: agent.id,
+      call,
+      model: agent.model,
+      new_messages: newMessages,
+      completion: completion.reply.text,
+      reasoning: completion.reply.reasoning,
+      finish_reason: completion.reply.finishReason,
+      usage,
+      duration_s: (performance.now() - started) / 1000,
+      attempts: completion.attempts,
+      ...(completion.cached ? { cached: true } : {}),
+      ...(recorded !== null ? { replayed: true } : {}),
+    });
+    return completion.reply;
+  }
+
+  private sendToModel(agent: AgentSpec, call: number, messages: ChatMessage[]): Promise<Completion> {
+    return this.models.complete(agent.model, messages, agent.llmKwargs, this.stopSignal, {
       enter: () => this.requestGate.enter(agent.model, messages, this.stopSignal),
       onRetry: (notice) =>
         this.log.write({
@@ -187,22 +235,6 @@ export class Run {
           wait_s: notice.waitSeconds,
         }),
     });
-    const usage = pricedUsage(this.config.model_prices, agent.model, completion.usage);
-    this.callsMade.set(agent.id, (this.callsMade.get(agent.id) ?? 0) + 1);
-    this.log.write({
-      event: "llm_call",
-      agent_id: agent.id,
-      call,
-      model: agent.model,
-      new_messages: messages.slice(loggedMessages).map(loggedMessage),
-      completion: completion.reply.text,
-      reasoning: completion.reply.reasoning,
-      finish_reason: completion.reply.finishReason,
-      usage,
-      duration_s: (performance.now() - started) / 1000,
-      attempts: completion.attempts,
-    });
-    return completion.reply;
   }
 
   // Every request agent code makes of the engine arrives here; the reply is JSON for runtime.py.

@@ -11,6 +11,8 @@ export type Usage = {
   reasoning_tokens: number; // of the completion tokens, those spent reasoning
   llm_calls: number; // answered model calls (limits.max_llm_calls counts every request sent)
   agents: number;
+  cache_hits: number; // calls answered by the response cache (config cache_dir): not in llm_calls
+  replayed_calls: number; // of llm_calls, those answered by a recording (replay, resume, fork)
   cost: number | null;
   limits: PerCap<CapUse>; // each run-wide cap beside what was used of it
   by_model: Record<string, ModelUsage>; // the answered calls of each model the run used
@@ -56,6 +58,8 @@ export class UsageTotals {
   private reasoningTokens = 0;
   private llmCalls = 0;
   private agents = 0;
+  private cacheHits = 0;
+  private replayedCalls = 0;
   private reportedCost = 0;
   private callsWithoutCost = 0;
   private readonly byModel = new Map<string, ModelUsage & { callsWithoutCost: number }>();
@@ -93,6 +97,14 @@ export class UsageTotals {
     this.agents += 1;
   }
 
+  addCacheHit(): void {
+    this.cacheHits += 1;
+  }
+
+  addReplayed(): void {
+    this.replayedCalls += 1;
+  }
+
   get cost(): number | null {
     return this.llmCalls === 0 || this.callsWithoutCost > 0 ? null : this.reportedCost;
   }
@@ -107,6 +119,8 @@ export class UsageTotals {
       reasoning_tokens: this.reasoningTokens,
       llm_calls: this.llmCalls,
       agents: this.agents,
+      cache_hits: this.cacheHits,
+      replayed_calls: this.replayedCalls,
       cost: this.cost,
       limits,
       by_model: Object.fromEntries(

@@ -2,17 +2,20 @@
 
 Precedence, lowest first: the packaged rlm_config.yaml, ./rlm_config.yaml in the working directory,
 then an RLMConfig or dict passed to run() (only the fields it sets). Unknown keys and bad values
-raise ConfigError before the engine starts. Every source may also use the original fast-rlm's key
-names (config_aliases.py).
+raise ConfigError before the engine starts, naming the source that set each bad key. Every source
+may also use the original fast-rlm's key names (config_aliases.py).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, fields
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -46,8 +49,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 _PACKAGED = read_config_file(packaged_config_file())
-# Where the values being validated came from, for the error message.
+# Where the values being validated came from, for the error message: the source of the keys
+# `origins` (key -> source) does not name.
 _validation_source: ContextVar[str] = ContextVar("rlm_config_source", default="RLMConfig(...)")
+_validation_origins: ContextVar[Mapping[str, str]] = ContextVar(
+    "rlm_config_origins", default=MappingProxyType({})
+)
 
 
 def _packaged(key: str) -> Any:
@@ -117,6 +124,9 @@ class _ConfigFields:
     enable_tools: bool = Field(default_factory=lambda: _packaged("enable_tools"))
     enable_structured_io: bool = Field(default_factory=lambda: _packaged("enable_structured_io"))
     allow_net: list[str] = Field(default_factory=lambda: _packaged("allow_net"))
+    # The response cache's directory: a reply is kept under the hash of its full request and given
+    # again for nothing to the same request (engine/models/response_cache.ts). None: no cache.
+    cache_dir: str | None = Field(default_factory=lambda: _packaged("cache_dir"), min_length=1)
     # Keys of the original fast-rlm, accepted so its configs load unchanged, with no effect here:
     # there is no compression guard (no confirmation calls are made before a delegation), and ACP
     # and CLI agents are not backends here (a model named acp:... or cli:... is refused).
@@ -190,7 +200,7 @@ class RLMConfig(_ConfigFields):
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise config_error_from(error, source) from None
+            raise config_error_from(error, source, _validation_origins.get()) from None
         # The fields given here are the ones that override ./rlm_config.yaml in run().
         object.__setattr__(self, "_fields_set", set(values))
 
@@ -224,6 +234,13 @@ class RLMConfig(_ConfigFields):
         """The packaged defaults merged with ./rlm_config.yaml, if there is one."""
         return resolve_config(None)
 
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> RLMConfig:
+        """The keys of a YAML file (the original fast-rlm's names too) as an RLMConfig that sets only
+        them: in run() they override ./rlm_config.yaml, the rest keeps its defaults. Errors name the file."""
+        with _validating(str(path)):
+            return cls(**translate_aliases(read_config_file(Path(path)), str(path)))
+
     def resolved_base_url(self) -> str:
         return self.base_url or os.environ.get("RLM_MODEL_BASE_URL") or DEFAULT_BASE_URL
 
@@ -252,7 +269,8 @@ class RLMConfig(_ConfigFields):
             raise MissingAPIKeyError(
                 f"No Anthropic API key for the model(s) {', '.join(models)}. Set the "
                 f"{ANTHROPIC_KEY_VARIABLE} environment variable, or pass RLMConfig(anthropic_api_key=...) / "
-                "config={'anthropic_api_key': ...} to fast_rlm.run()."
+                "config={'anthropic_api_key': ...} to fast_rlm.run().",
+                variable=ANTHROPIC_KEY_VARIABLE,
             )
         return key
 
@@ -262,7 +280,8 @@ class RLMConfig(_ConfigFields):
             raise MissingAPIKeyError(
                 "No API key. Set the RLM_MODEL_API_KEY (or OPENAI_API_KEY, OPENROUTER_API_KEY) environment "
                 "variable, "
-                "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run()."
+                "or pass RLMConfig(api_key=...) / config={'api_key': ...} to fast_rlm.run().",
+                variable=API_KEY_VARIABLES[0],
             )
         return key
 
@@ -273,6 +292,7 @@ class RLMConfig(_ConfigFields):
         fields["anthropic_base_url"] = self.resolved_anthropic_base_url()
         fields["sub_agent"] = self.sub_agent or self.primary_agent
         fields["models_by_depth"] = {str(depth): model for depth, model in self.models_by_depth.items()}
+        fields["cache_dir"] = None if self.cache_dir is None else str(Path(self.cache_dir).resolve())
         return fields
 
     def helper_models(self) -> set[str]:
@@ -280,37 +300,71 @@ class RLMConfig(_ConfigFields):
         return {self.sub_agent or self.primary_agent, *self.models_by_depth.values()}
 
 
-def config_error_from(error: ValidationError, source: str) -> ConfigError:
+def config_error_from(
+    error: ValidationError, source: str, origins: Mapping[str, str] | None = None
+) -> ConfigError:
+    """One message for every problem of `error`, each under the source that set its key: `origins`
+    maps a key to its source, `source` stands for keys it does not name."""
     known = [field.name for field in fields(RLMConfig)] + list(CONFIG_ALIASES)
-    problems = []
+    problems_by_source: dict[str, list[str]] = {}
     for issue in error.errors():
         key = ".".join(str(part) for part in issue["loc"]) or "(config)"
         if issue["type"] in ("extra_forbidden", "unexpected_keyword_argument", "no_such_attribute"):
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(known)}."
-            problems.append(f"unknown config key '{key}'.{hint}")
+            problem = f"unknown config key '{key}'.{hint}"
         else:
-            problems.append(f"'{key}' = {issue.get('input')!r}: {issue['msg']}")
-    return ConfigError(f"Bad configuration in {source}: " + "; ".join(problems))
+            problem = f"'{key}' = {issue.get('input')!r}: {issue['msg']}"
+        top_key = str(issue["loc"][0]) if issue["loc"] else ""
+        problems_by_source.setdefault((origins or {}).get(top_key, source), []).append(problem)
+    if len(problems_by_source) == 1:
+        [(where, problems)] = problems_by_source.items()
+        return ConfigError(f"Bad configuration in {where}: " + "; ".join(problems))
+    return ConfigError(
+        "Bad configuration: "
+        + "; ".join(f"in {where}: " + "; ".join(problems) for where, problems in problems_by_source.items())
+    )
+
+
+@contextmanager
+def _validating(source: str, origins: Mapping[str, str] | None = None) -> Iterator[None]:
+    """RLMConfig(...) inside names the source of each bad key in its errors: `origins[key]`, else `source`."""
+    source_token = _validation_source.set(source)
+    origins_token = _validation_origins.set(origins or MappingProxyType({}))
+    try:
+        yield
+    finally:
+        _validation_source.reset(source_token)
+        _validation_origins.reset(origins_token)
+
+
+_PASSED_DICT = "the config dict passed to run()"
 
 
 def resolve_config(config: RLMConfig | dict[str, Any] | None) -> RLMConfig:
-    merged: dict[str, Any] = dict(_PACKAGED)
-    local = Path.cwd() / LOCAL_CONFIG_NAME
-    sources = [str(packaged_config_file())]
-    if local.is_file() and local.resolve() != packaged_config_file().resolve():
-        merged.update(translate_aliases(read_config_file(local), str(local)))
-        sources.append(str(local))
-    if isinstance(config, RLMConfig):
-        merged.update({name: getattr(config, name) for name in config.fields_set})
-        sources.append("the RLMConfig passed to run()")
-    elif isinstance(config, dict):
-        merged.update(translate_aliases(config, "the config dict passed to run()"))
-        sources.append("the config dict passed to run()")
-    elif config is not None:
+    if isinstance(config, (str, os.PathLike)):
+        raise ConfigTypeError(
+            f"config={config!r} is a path: to use a YAML file of config keys, pass "
+            f"config=RLMConfig.from_yaml({str(config)!r}) (./rlm_config.yaml is read without asking)."
+        )
+    if config is not None and not isinstance(config, (RLMConfig, dict)):
         raise ConfigTypeError(f"config must be an RLMConfig, a dict or None, not {type(config).__name__}.")
-    token = _validation_source.set(" < ".join(sources))
-    try:
+    # Each source's keys, lowest precedence first; the last to set a key is the one its errors name.
+    layers: list[tuple[str, dict[str, Any]]] = [(str(packaged_config_file()), _PACKAGED)]
+    local = Path.cwd() / LOCAL_CONFIG_NAME
+    if local.is_file() and local.resolve() != packaged_config_file().resolve():
+        layers.append((str(local), translate_aliases(read_config_file(local), str(local))))
+    if isinstance(config, RLMConfig):
+        # Validated when it was made: no error can name it.
+        layers.append(
+            ("the RLMConfig passed to run()", {name: getattr(config, name) for name in config.fields_set})
+        )
+    elif isinstance(config, dict):
+        layers.append((_PASSED_DICT, translate_aliases(config, _PASSED_DICT)))
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for source, values in layers:
+        merged.update(values)
+        origins.update(dict.fromkeys(values, source))
+    with _validating(" < ".join(source for source, _ in layers), origins):
         return RLMConfig(**merged)
-    finally:
-        _validation_source.reset(token)

@@ -48,7 +48,11 @@ class UnsupportedFeatureError(ConfigError):
 class MissingAPIKeyError(ConfigError):
     """No API key for a provider a configured model uses: set RLM_MODEL_API_KEY (or api_key in the
     config) for the OpenAI-compatible endpoint, ANTHROPIC_API_KEY (or anthropic_api_key) for
-    "anthropic:" models."""
+    "anthropic:" models. `variable` is the environment variable to set."""
+
+    def __init__(self, message: str, *, variable: str = "RLM_MODEL_API_KEY", **details: Any) -> None:
+        super().__init__(message, **details)
+        self.variable = variable
 
 
 class UnknownProviderError(ConfigError):
@@ -157,6 +161,23 @@ class LogFileError(FastRLMError):
     """A log file cannot be opened (missing, a directory, unreadable)."""
 
 
+class RecordingError(LogFileError, ValueError):
+    """A log cannot be replayed, resumed or forked: it is not a fast-rlm log, it is of another schema
+    version, or it lacks what is needed (its query, an agent's recorded exchanges). The message names
+    the file and the fix."""
+
+
+class ForkPointError(RecordingError):
+    """fork(at=..., step=...) names an agent or step the log has no state for; the message lists the
+    valid choices."""
+
+
+class ReplayMismatchError(FastRLMError):
+    """run(replay=LOG) reached a model call the recording cannot answer: the recording has no reply
+    for it, or the request differs from the recorded one. The message names the agent, its call and
+    code step, and what differs."""
+
+
 class SessionError(FastRLMError):
     """A session directory cannot be used; the message names the directory or file and the fix."""
 
@@ -186,6 +207,7 @@ ENGINE_ERROR_TYPES: dict[str, type[FastRLMError]] = {
         CancelledError,
         RunTimeoutError,
         SchemaError,
+        ReplayMismatchError,
     )
 }
 ENGINE_ERROR_TYPES["ReplError"] = AgentError

@@ -101,6 +101,10 @@ class Usage(_LogModel):
     reasoning_tokens: int = 0
     llm_calls: int
     agents: int
+    # Calls answered by the response cache (config cache_dir), not in llm_calls; and of llm_calls,
+    # those answered by an earlier run's recording (replay, resume, fork). 0 in older logs.
+    cache_hits: int = 0
+    replayed_calls: int = 0
     cost: float | None = None
     limits: dict[str, CapUse] | None = None
     # Per model the run used (its name as configured, or a Python model's); empty in older logs.
@@ -131,6 +135,12 @@ class _EventCommon(_ReadsAsLogLine, _LogModel):
         return self.model_dump()
 
 
+class ForkOrigin(_LogModel):
+    log: str
+    at: str
+    step: int
+
+
 class RunStart(_EventCommon):
     event: Literal["run_start"]
     config: dict[str, Any]
@@ -142,6 +152,16 @@ class RunStart(_EventCommon):
     # Models with no model_prices entry while max_money_spent is set: the cap counts only the cost
     # their provider reports after each call.
     unpriced_models: list[str] = Field(default_factory=list)
+    # What replay, resume and fork run again (absent in older logs): the query (None when it was
+    # over 1 MB as sent; its SHA-256 is always kept), the mode, output schema and provider options.
+    query: Any = None
+    query_sha256: str | None = None
+    mode: str | None = None
+    output_schema: Any = None
+    llm_kwargs: dict[str, dict[str, Any]] | None = None
+    # Lineage: the log this run resumed, or the log, agent and step it was forked from.
+    resumed_from: str | None = None
+    forked_from: ForkOrigin | None = None
 
 
 class AgentStart(_EventCommon):
@@ -177,7 +197,9 @@ class LlmCall(_EventCommon):
     finish_reason: str | None = None
     usage: CallUsage
     duration_s: float
-    attempts: int
+    attempts: int  # 0 when no request was sent (cached or replayed)
+    cached: bool = False  # answered by the response cache (config cache_dir): it cost nothing
+    replayed: bool = False  # answered by an earlier run's recording (replay, resume, fork)
 
 
 class LlmRetry(_EventCommon):

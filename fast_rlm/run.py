@@ -30,10 +30,12 @@ from fast_rlm.errors import (
     QueryTypeError,
 )
 from fast_rlm.events import CodeStep, ErrorInfo, RunEnd, RunStart, Usage, parse_event
-from fast_rlm.host.deno_setup import install_engine_dependencies, snapshot_file
+from fast_rlm.host.deno_setup import snapshot_file
 from fast_rlm.host.engine_process import EngineRun
+from fast_rlm.host.engine_setup import install_engine_dependencies
 from fast_rlm.host.host_functions import HostFunctionRunner
 from fast_rlm.host.python_models import ModelRunner, python_models_of
+from fast_rlm.host.setup_progress import SetupProgress
 from fast_rlm.inputs.images import run_images
 from fast_rlm.inputs.input_file import read_input_file
 from fast_rlm.inputs.llm_kwargs import check_llm_kwargs, known_keys_for_engine
@@ -43,17 +45,13 @@ from fast_rlm.inputs.net_grant import merge_net_grants
 from fast_rlm.inputs.output_schema import to_json_schema
 from fast_rlm.inputs.providers import models_by_provider
 from fast_rlm.inputs.tools import check_unique, host_function_spec, tool_spec
+from fast_rlm.replay.inputs import RecordingPlan, replay_plan
 from fast_rlm.run_arguments import EventCallback, RunOptions, StepCallback, run_arguments
 from fast_rlm.sessions.query import SessionQuery
 from fast_rlm.sessions.store import SessionStore, resolve_session_dir
-from fast_rlm.watch.progress import (
-    SILENT,
-    ProgressView,
-    open_progress,
-    parse_verbosity,
-    unpriced_models_notice,
-)
+from fast_rlm.watch.progress import ProgressView, open_progress, unpriced_models_notice
 from fast_rlm.watch.tracing import RunTracer, resolve_tracer_provider
+from fast_rlm.watch.verbosity import SILENT, parse_verbosity
 
 REACHABILITY_TIMEOUT_S = 5.0
 DEFAULT_LOG_DIR = "logs"
@@ -198,9 +196,11 @@ def _call_listener(listener: Callable[[Any], object], name: str, event: Any) -> 
         )
 
 
-def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
+def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) -> PreparedRun:
     """Everything that can fail before the engine starts fails here, leaving nothing behind.
-    `arguments` are run()'s, by name."""
+    `arguments` are run()'s, by name; `plan` (resume, fork) serves an earlier run's replies first."""
+    arguments = dict(arguments)
+    plan = plan or replay_plan(arguments)
     context, instruction = _resolve_input(
         arguments["query"], arguments["input_file"], arguments["instruction"]
     )
@@ -210,6 +210,9 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         instruction = arguments["query"]  # a query given as text is the task its planner splits
     resolved = resolve_config(arguments["config"])
     resolved = _with_net_grant(resolved, arguments["allow_net"])
+    if arguments["cache_dir"] is not None:
+        resolved = dataclasses.replace(resolved, cache_dir=str(arguments["cache_dir"]))
+    _make_cache_dir(resolved.cache_dir)
     python_models, every_agents_model = python_models_of(arguments["models"], arguments["model"])
     if every_agents_model is not None:
         resolved.primary_agent = resolved.sub_agent = every_agents_model
@@ -227,6 +230,8 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     child_models = (resolved.helper_models() | named_models) - set(python_models)
     served = models_by_provider(root_models | child_models)
     providers = set(served)
+    # A replay sends nothing: no key, no endpoint, no network.
+    live_providers = providers if plan is None or plan.live else set()
     llm_kwargs = check_llm_kwargs(arguments["llm_kwargs"], "llm_kwargs", providers)
     root_llm_kwargs = check_llm_kwargs(
         arguments["root_llm_kwargs"], "root_llm_kwargs", set(models_by_provider(root_models))
@@ -238,22 +243,25 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
     tracer_provider = resolve_tracer_provider(arguments["tracer_provider"])
     # A provider no configured model uses gets its key only if one is set (an llm_query may name
     # one of its models), and no network access.
-    api_key = resolved.resolved_api_key() if "openai" in providers else resolved.optional_api_key()
+    api_key = resolved.resolved_api_key() if "openai" in live_providers else resolved.optional_api_key()
     anthropic_api_key = (
         resolved.resolved_anthropic_api_key(served["anthropic"])
-        if "anthropic" in providers
+        if "anthropic" in live_providers
         else resolved.optional_anthropic_api_key()
     )
+    if plan is not None and not plan.live:
+        api_key = anthropic_api_key = None
     model_urls = {
         "openai": (resolved.resolved_base_url(), "base_url / RLM_MODEL_BASE_URL"),
         "anthropic": (resolved.resolved_anthropic_base_url(), "anthropic_base_url / ANTHROPIC_BASE_URL"),
     }
-    net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(providers)]
+    net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(live_providers)]
     session_directory = resolve_session_dir(arguments["session_id"], arguments["session_dir"])
-    install_engine_dependencies()
+    install_engine_dependencies(progress=SetupProgress.on_stderr() if level != SILENT else None)
 
     run_id = uuid.uuid4().hex
-    log_file = _new_log_file(Path(arguments["log_dir"] or DEFAULT_LOG_DIR), arguments["prefix"], run_id)
+    default_log_dir = DEFAULT_LOG_DIR if plan is None else Path(plan.recording["log_file"]).parent
+    log_file = _new_log_file(Path(arguments["log_dir"] or default_log_dir), arguments["prefix"], run_id)
     start_message = {
         "type": "start",
         "run_id": run_id,
@@ -277,6 +285,8 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         "agents": agents,
         "images": images,
         "session": None,
+        "recording": plan.recording if plan is not None else None,
+        "lineage": plan.lineage if plan is not None else {},
         # Events cross the pipe only for someone on this side: a live display, a listener, a tracer
         # or a session. Otherwise the engine sends just run_end (the log has every event), which
         # spares a fan-out of 1,000 about 4,000 lines to write, read and parse.
@@ -313,6 +323,18 @@ def prepare_run(arguments: dict[str, Any]) -> PreparedRun:
         tracer=RunTracer(tracer_provider) if tracer_provider is not None else None,
         session=session,
     )
+
+
+def _make_cache_dir(directory: str | None) -> None:
+    if directory is None:
+        return
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot create cache_dir {directory!r}: {error}. "
+            "Pass a writable directory, or None for no cache."
+        ) from None
 
 
 def _with_net_grant(config: RLMConfig, allow_net: Any) -> RLMConfig:

@@ -58,6 +58,11 @@ class RunOptions(TypedDict, total=False):
     session_dir: str | Path | None
     session_id: str | None
     add_session_code_to_context: bool | None
+    # A run's log: run again from its recorded replies, with no endpoint and no key; the query,
+    # instruction, config, ... it recorded are used for those not given (fast_rlm/replay/inputs.py).
+    replay: str | Path | None
+    # The response cache's directory (overrides the config's cache_dir).
+    cache_dir: str | Path | None
     # The original fast-rlm's, accepted at its default value only (see _ORIGINAL_ONLY).
     vertex: bool
 

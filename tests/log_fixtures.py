@@ -5,7 +5,9 @@ Broken logs are cut from a real one (a truncated last line, a crash before run_e
 hand (an unknown event type, an empty file).
 
 `tests/fixtures/scripted_run.jsonl` is a real log with its times, ids and port normalised so the
-viewer's snapshot tests are deterministic. Regenerate it with `python -m tests.log_fixtures`.
+viewer's snapshot tests are deterministic. Regenerate it, and the README's screenshots of the viewer
+(docs/screenshots), with `python -m tests.log_fixtures`; the screenshots alone with
+`python -m tests.log_fixtures --screenshots-only`.
 """
 
 from __future__ import annotations
@@ -353,22 +355,26 @@ def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 SCREENSHOTS_DIR = Path(__file__).parent.parent / "docs" / "screenshots"
 
 
-async def save_screenshots() -> list[Path]:
-    """The README's pictures of the viewer, from the normalised log."""
+SCREENSHOT_SIZE = (130, 36)
+
+
+async def save_screenshots(directory: Path = SCREENSHOTS_DIR) -> list[Path]:
+    """The README's pictures of the viewer, from the normalised log at a fixed size: the same bytes on
+    every run (tests/viewer/test_screenshots.py compares them with docs/screenshots)."""
     from tui import LogViewerApp
 
-    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     saved = []
     for name, keys in (
         ("viewer.svg", ["down", "down", "space", "e"]),
         ("viewer_timeline.svg", ["t"]),
     ):
         app = LogViewerApp(NORMALISED_LOG)
-        async with app.run_test(size=(130, 36)) as pilot:
+        async with app.run_test(size=SCREENSHOT_SIZE) as pilot:
             await pilot.press(*keys)
             await pilot.pause()
-            app.save_screenshot(name, path=str(SCREENSHOTS_DIR))
-        saved.append(SCREENSHOTS_DIR / name)
+            app.save_screenshot(name, path=str(directory))
+        saved.append(directory / name)
     return saved
 
 

@@ -26,11 +26,10 @@ def _command(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 def test_demo_runs_a_recursive_fan_out_and_chain_with_no_key(isolated_workdir):
     completed = _command("demo")
     assert completed.returncode == 0, completed.stderr
-    answer = json.loads(completed.stdout.split("Answer:\n", 1)[1].split("\n\nLog:", 1)[0])
+    answer = json.loads(completed.stdout.split("Answer:\n", 1)[1].split("\n\nInspect the run:", 1)[0])
     assert answer["total"] == 21 and answer["r_counts"]["strawberry"] == 3 and len(answer["r_counts"]) == 16
     assert "7 agents, 8 LLM calls" in completed.stdout
-    assert "root.4.0" in completed.stderr  # the tree as it unfolds
-    assert "   └─ root.4.0  done        2" in completed.stdout  # the agent tree report, chain included
+    assert "    ✓ root.4.0 -> 21" in completed.stderr  # the tree as it unfolds, chain included
     assert len(list((isolated_workdir / "logs").glob("demo_*.jsonl"))) == 1
 
 

@@ -1,14 +1,41 @@
-"""The engine's cache: a linked cache directory works, and a damaged snapshot heals itself."""
+"""The engine's cache: a linked cache directory works, and a damaged snapshot heals itself.
+
+These tests run on whatever cache FAST_RLM_CACHE_DIR names, fresh or not: the fixture below sets it
+up as the product does, offline.
+"""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 import fast_rlm
-from fast_rlm.host.deno_setup import deno_dir, snapshot_file
+from fast_rlm.host.cache_tarball import pack_engine_cache, unpack_engine_cache
+from fast_rlm.host.deno_setup import deno_dir, is_installed, snapshot_file
+from fast_rlm.host.engine_setup import install_engine_dependencies
 from fast_rlm.host.python_packages import python_packages_file
+from fast_rlm.host.resources import cache_dir
 from tests import scripted_server as scenarios
 from tests.conftest import config_for
+
+
+def _default_cache_dir() -> Path:
+    """Where `fast-rlm setup` put the cache when FAST_RLM_CACHE_DIR was not set."""
+    return (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fast-rlm").resolve()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def set_up_cache() -> None:
+    """The set-up these tests need, done by the product's own means and with no network: a cache that
+    lacks the fetched packages gets them from the default cache as a Ray worker gets the driver's
+    (cache_tarball.py), then the set-up makes the interpreter snapshot there."""
+    fetched = is_installed() and python_packages_file().is_file()
+    source = _default_cache_dir()
+    if not fetched and source != cache_dir():
+        unpack_engine_cache(pack_engine_cache(source), cache_dir())
+    install_engine_dependencies()
 
 
 def test_a_damaged_snapshot_fails_one_run_clearly_and_is_made_again(scripted_server, tmp_path, monkeypatch):

@@ -83,7 +83,7 @@ def test_a_run_that_never_satisfies_the_schema_raises_with_the_last_value(script
     [
         ({"type": "no-such-type"}, "not a valid JSON Schema"),
         ({"properties": {"a": {"minimum": "five"}}}, "not a valid JSON Schema at properties/a/minimum"),
-        (object(), "cannot be turned into a JSON Schema"),
+        (object(), "is a value \\(object\\), not a type"),
     ],
 )
 def test_invalid_schemas_fail_before_the_engine_starts(isolated_workdir, schema, match):

@@ -26,8 +26,9 @@ from fast_rlm.errors import AgentError
 from fast_rlm.events import AgentEnd, LogEvent, parse_event
 from fast_rlm.logs.cli import main as log_main
 from fast_rlm.watch.live_progress import LiveProgress, RunProgress, render_progress
-from fast_rlm.watch.progress import FULL, ProgressPrinter
+from fast_rlm.watch.progress import ProgressPrinter
 from fast_rlm.watch.terminal_text import printable, printable_fields
+from fast_rlm.watch.verbosity import FULL
 from tui import LogViewerApp
 
 # `\r` comes first: the live tree shows the last line of an output, which is what follows it.

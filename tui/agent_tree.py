@@ -16,8 +16,14 @@ from fast_rlm.logs.reader import AgentRecord, LogIndex, LogUpdate, agent_sort_ke
 from fast_rlm.logs.stats import format_cost
 from fast_rlm.watch.terminal_text import printable_fields
 
-STATUS_ICONS = {"done": "✓", "failed": "✗", "running": "●", "unfinished": "?"}
-STATUS_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "unfinished": "dim"}
+STATUS_ICONS = {"done": "✓", "failed": "✗", "running": "●", "cancelled": "⊘", "unfinished": "?"}
+STATUS_STYLES = {
+    "done": "green",
+    "failed": "bold red",
+    "running": "yellow",
+    "cancelled": "yellow",
+    "unfinished": "dim",
+}
 
 
 def agent_label(record: AgentRecord) -> Text:

@@ -17,7 +17,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input, Static, Tree
 
 from fast_rlm.errors import LogFileError
 from fast_rlm.logs.reader import LogIndex, SearchHit
-from fast_rlm.logs.stats import format_totals, run_totals
+from fast_rlm.logs.stats import caps_line, format_totals, lineage, run_totals
 from fast_rlm.watch.terminal_text import printable
 from tui.agent_tree import AgentTree
 from tui.info_screen import InfoScreen
@@ -30,8 +30,7 @@ STATUS_BADGES = {"ok": "black on green", "error": "white on red", "cancelled": "
 NAVIGATION_KEYS = [
     ("↑ ↓", "move in the agent tree, the timeline or the steps"),
     ("space", "expand or collapse the agent under the cursor"),
-    ("enter", "open the agent's steps (from the tree or the timeline)"),
-    ("tab", "move between the tree and the steps"),
+    ("enter", "show the agent's steps; the cursor stays where it is"),
 ]
 
 
@@ -46,6 +45,16 @@ class LogViewerApp(App[None]):
         Binding("E", "previous_error", "Previous error", show=False),
         Binding("f", "toggle_follow", "Follow"),
         Binding("t", "toggle_timeline", "Timeline"),
+        Binding("p", "toggle_prompts", "Prompts", tooltip="unfold every prompt; again folds them"),
+        # Priority: focusable parts inside the steps (folded prompts) would otherwise take turns.
+        Binding(
+            "tab,shift+tab",
+            "switch_pane",
+            "Tree ⇄ steps",
+            show=False,
+            priority=True,
+            tooltip="move between the tree and the steps (or the timeline)",
+        ),
         Binding("left_square_bracket", "turn_page(-1)", "Previous page of turns", show=False),
         Binding("right_square_bracket", "turn_page(1)", "Next page of turns", show=False),
         Binding("r", "reload", "Read new lines", show=False),
@@ -117,9 +126,9 @@ class LogViewerApp(App[None]):
             self.selected_agent = event.node.data
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        # The cursor stays in the tree, so the reader can go on down the agents; tab moves over.
         if event.node.data is not None:
             self.selected_agent = event.node.data
-            self.query_one(AgentSteps).focus()
 
     def on_timeline_agent_chosen(self, event: Timeline.AgentChosen) -> None:
         self._go_to(event.agent_id, None)
@@ -265,6 +274,22 @@ class LogViewerApp(App[None]):
         else:
             self.query_one(AgentTree).focus()
 
+    def action_switch_pane(self) -> None:
+        """From the tree to the pane on the right (the steps or the timeline), and back."""
+        if len(self.screen_stack) > 1:  # a page of help or notices is open: it keeps the keys
+            return
+        tree = self.query_one(AgentTree)
+        if self.focused is tree:
+            right = self.query_one(ContentSwitcher).current
+            self.query_one(f"#{right}").focus()
+        else:
+            tree.focus()
+
+    def action_toggle_prompts(self) -> None:
+        steps = self.query_one(AgentSteps)
+        steps.expand_prompts(not steps.prompts_expanded)
+        self.status_message = "prompts shown in full" if steps.prompts_expanded else "prompts folded"
+
     def action_turn_page(self, delta: int) -> None:
         steps = self.query_one(AgentSteps)
         if steps.turn_page(delta):
@@ -278,7 +303,10 @@ class LogViewerApp(App[None]):
             keys.add_row(key, description)
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            keys.add_row(self.get_key_display(binding), binding.description)
+            shown_keys = " / ".join(
+                self.get_key_display(Binding(key, binding.action)) for key in binding.key.split(",")
+            )
+            keys.add_row(shown_keys, binding.tooltip or binding.description)
         self.push_screen(InfoScreen("fast-rlm log viewer: keys", keys))
 
     def action_notices(self) -> None:
@@ -296,6 +324,12 @@ class LogViewerApp(App[None]):
             " ",
             format_totals(totals),
         )
+        caps = caps_line(self.index, totals)
+        if caps:
+            text.append("\n" + caps, "dim")
+        origin = lineage(self.index.run_start) if self.index.run_start is not None else None
+        if origin is not None:
+            text.append(printable(f"\n↳ {origin}"), "cyan")
         notices = self.index.notices
         if notices:
             more = f" (+{len(notices) - 1} more)" if len(notices) > 1 else ""

@@ -20,15 +20,12 @@ from fast_rlm.events import AgentEnd, HostCall
 from fast_rlm.logs.reader import LogIndex, Turn
 from fast_rlm.logs.stats import cache_note, format_cost, format_count, format_duration
 from fast_rlm.watch.terminal_text import printable_fields
+from fast_rlm.watch.usage_text import counted
 from tui.agent_tree import STATUS_STYLES
 
 TURNS_PER_PAGE = 20
 MAX_SHOWN_CHARS = 20_000
 CODE_FENCE = re.compile(r"```[A-Za-z]*[ \t]*\r?\n(.*?)```", re.DOTALL)
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{format_count(count)} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def clipped(text: str) -> str:
@@ -71,15 +68,21 @@ def page_of(turns: list[Turn], offset: int | None) -> int | None:
     return None
 
 
-class TurnView(Vertical):
-    """One turn: the model call (retries, prompt, reply) and the code step it led to."""
+def contains(text: str, needle: str) -> bool:
+    return bool(needle) and needle.lower() in text.lower()
 
-    def __init__(self, turn: Turn, needle: str) -> None:
+
+class TurnView(Vertical):
+    """One turn: the model call (retries, prompt, reply) and the code step it led to. The prompt is
+    folded unless `prompts_expanded`, or the search text is in it."""
+
+    def __init__(self, turn: Turn, needle: str, prompts_expanded: bool = False) -> None:
         super().__init__(classes="turn")
         # Every text of a turn was written by a model or agent code: made printable here, once, so
         # each field shown (and any added later) is.
         self.turn = printable_fields(turn)
         self.needle = needle
+        self.prompts_expanded = prompts_expanded
 
     def compose(self):
         turn, needle = self.turn, self.needle
@@ -94,7 +97,7 @@ class TurnView(Vertical):
                 f"cost {format_cost(usage.cost)}",
             )
             if call.attempts > 1:
-                title.append(f" · {call.attempts} attempts", "yellow")
+                title.append(f" · {counted(call.attempts, 'attempt')}", "yellow")
             if call.finish_reason == "length":
                 title.append(" · cut at the output token limit", "yellow")
         else:
@@ -111,14 +114,18 @@ class TurnView(Vertical):
                 prompt.append(f"[{message.role}]\n", "bold")
                 prompt.append_text(highlighted(message.content, needle))
                 prompt.append("\n")
-            plural = "s" if len(call.new_messages) != 1 else ""
-            with Collapsible(title=f"prompt: {len(call.new_messages)} new message{plural}", collapsed=True):
+            found = any(contains(message.content, needle) for message in call.new_messages)
+            with Collapsible(
+                title=f"prompt: {counted(len(call.new_messages), 'new message')}",
+                collapsed=not (self.prompts_expanded or found),
+                classes="prompt-fold",
+            ):
                 yield Static(prompt, classes="prompt")
         if call is not None and call.reasoning:
             # Folded like the prompt, unless the search text is in it.
-            hidden = not needle or needle.lower() not in call.reasoning.lower()
+            hidden = not contains(call.reasoning, needle)
             with Collapsible(
-                title=f"reasoning: {format_count(len(call.reasoning))} characters", collapsed=hidden
+                title=f"reasoning: {counted(len(call.reasoning), 'character')}", collapsed=hidden
             ):
                 yield Static(highlighted(call.reasoning, needle), classes="reasoning")
         if call is not None:
@@ -191,6 +198,7 @@ class AgentSteps(VerticalScroll):
         self.page = 0
         self.page_count = 0
         self.needle = ""
+        self.prompts_expanded = False  # `p`: every prompt shown unfolded, on every page and agent
         self._turns: list[Turn] = []
 
     def on_mount(self) -> None:
@@ -220,6 +228,11 @@ class AgentSteps(VerticalScroll):
             self.page = 0
         self._render_page(target_offset, scroll_to_end=last_page and target_offset is None)
 
+    def expand_prompts(self, expanded: bool) -> None:
+        self.prompts_expanded = expanded
+        for fold in self.query(".prompt-fold").results(Collapsible):
+            fold.collapsed = not expanded
+
     def turn_page(self, delta: int) -> bool:
         new_page = min(max(self.page + delta, 0), self.page_count - 1)
         if self.agent_id is None or new_page == self.page:
@@ -238,7 +251,7 @@ class AgentSteps(VerticalScroll):
             widgets.append(Static(self._pager_text(first, len(shown)), classes="pager"))
         target_widget = None
         for turn in shown:
-            view = TurnView(turn, self.needle)
+            view = TurnView(turn, self.needle, self.prompts_expanded)
             if target_offset is not None and target_offset in turn.offsets:
                 target_widget = view
                 view.add_class("-target")
@@ -280,10 +293,10 @@ class AgentSteps(VerticalScroll):
             "context",
             highlighted(f"{format_count(record.context_chars)} chars: {record.context_preview}", self.needle),
         )
-        usage = [plural(record.llm_calls, "call"), plural(record.code_steps, "step")]
-        usage.append(plural(record.retries, "retry", "retries"))
+        usage = [counted(record.llm_calls, "call"), counted(record.code_steps, "step")]
+        usage.append(counted(record.retries, "retry", "retries"))
         if record.host_calls:
-            usage.append(plural(record.host_calls, "host function call"))
+            usage.append(counted(record.host_calls, "host function call"))
         tokens = f"{format_count(record.prompt_tokens)} prompt + {format_count(record.completion_tokens)}"
         usage.append(
             tokens + " completion tokens" + cache_note(record.cached_tokens, record.cache_write_tokens)

@@ -1,6 +1,10 @@
 """The timeline view: one row per agent (tree order), its lifetime over the run's time, with model
 calls and code steps drawn on top. Rows are drawn as they scroll into view (Textual's line API),
-so a run with many agents costs only the rows on screen."""
+so a run with many agents costs only the rows on screen.
+
+The first line stays put: the engine's start and the gaps in which nothing ran, labelled with their
+lengths (fast_rlm/logs/timeline.py).
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,25 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fast_rlm.logs.reader import ACTIVITY_LLM, LogIndex
+from fast_rlm.logs.stats import format_duration
+from fast_rlm.logs.timeline import RunTimeline, run_timeline
 from fast_rlm.watch.terminal_text import printable
 
 LABEL_WIDTH = 24
 LIFETIME, LLM, CODE, EMPTY = "─", "█", "▆", " "
-STATUS_COLOURS = {"done": "green", "failed": "red", "running": "yellow", "unfinished": "grey50"}
+ENGINE_START, GAP = "▒", "┄"
+HEADER_LINES = 1  # the line of the engine start and gaps, above the agents' rows
+STATUS_COLOURS = {
+    "done": "green",
+    "failed": "red",
+    "running": "yellow",
+    "cancelled": "dark_orange",
+    "unfinished": "grey50",
+}
 LLM_STYLE = Style(color="dodger_blue1")
 CODE_STYLE = Style(color="magenta")
+ENGINE_STYLE = Style(color="grey50")
+GAP_STYLE = Style(color="grey50", italic=True)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -49,6 +65,7 @@ class Timeline(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.index = index
         self.rows: list[str] = []
+        self.time_axis: RunTimeline = run_timeline(index)
 
     def on_mount(self) -> None:
         self.reload()
@@ -56,10 +73,13 @@ class Timeline(ScrollView, can_focus=True):
     def reload(self) -> None:
         """Rows and time scale from the index (after it read more lines)."""
         self.rows = self.index.tree_order()
-        self.virtual_size = Size(0, len(self.rows))  # rows fit the width: no sideways scrolling
-        start, end = self._time_span()
-        self.border_title = (
-            f"timeline: 0 → {end - start:.2f} s · {LLM} model call  {CODE} code step  {LIFETIME} alive"
+        # Rows fit the width: no sideways scrolling.
+        self.virtual_size = Size(0, len(self.rows) + HEADER_LINES)
+        self.time_axis = run_timeline(self.index)
+        self.border_title = f"timeline: run start 0 → {self.time_axis.duration_s:.2f} s"
+        self.border_subtitle = (
+            f"{LLM} model call  {CODE} code step  {LIFETIME} alive  {ENGINE_START} engine starting  "
+            f"{GAP} nothing running"
         )
         self.refresh()
 
@@ -67,22 +87,18 @@ class Timeline(ScrollView, can_focus=True):
         if agent_id in self.rows:
             self.cursor_row = self.rows.index(agent_id)
 
-    def _time_span(self) -> tuple[float, float]:
-        start = self.index.first_ts or 0.0
-        end = max(self.index.last_ts or start, start + 1e-3)
-        return start, end
-
     def watch_cursor_row(self, previous: int, current: int) -> None:
-        self.refresh_line(previous)
-        self.refresh_line(current)
+        for row in (previous, current):
+            self.refresh_line(row + HEADER_LINES)
         self._keep_visible(current)
 
     def _keep_visible(self, row: int) -> None:
         top = self.scroll_offset.y
+        visible_rows = max(self.size.height - HEADER_LINES, 1)
         if row < top:
             self.scroll_to(y=row, animate=False)
-        elif row >= top + self.size.height:
-            self.scroll_to(y=row - self.size.height + 1, animate=False)
+        elif row >= top + visible_rows:
+            self.scroll_to(y=row - visible_rows + 1, animate=False)
 
     def action_cursor(self, delta: int) -> None:
         if self.rows:
@@ -93,25 +109,32 @@ class Timeline(ScrollView, can_focus=True):
             self.post_message(self.AgentChosen(self.rows[self.cursor_row]))
 
     def on_click(self, event: events.Click) -> None:
-        row = event.y + self.scroll_offset.y
-        if 0 <= row < len(self.rows):
+        row = event.y - HEADER_LINES + self.scroll_offset.y
+        if event.y >= HEADER_LINES and 0 <= row < len(self.rows):
             self.cursor_row = row
             self.action_choose()
 
+    def _cell_of(self, ts: float, chart_width: int) -> int:
+        axis = self.time_axis
+        return min(max(int((ts - axis.start) / axis.duration_s * chart_width), 0), chart_width - 1)
+
     def render_line(self, y: int) -> Strip:
-        row = y + self.scroll_offset.y
         width = self.size.width
-        if row >= len(self.rows) or width <= 0:
+        if width <= 0:
+            return Strip.blank(width, self.rich_style)
+        if y < HEADER_LINES:
+            return self._header_line(width)
+        row = y - HEADER_LINES + self.scroll_offset.y
+        if row >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         record = self.index.agents[self.rows[row]]
         # Segments go to the terminal as they are: the agent id, read from the log, is made printable.
         label = ("  " * record.depth + printable(record.agent_id))[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH)
         chart_width = max(width - LABEL_WIDTH, 1)
-        start, end = self._time_span()
-        seconds_per_cell = (end - start) / chart_width
+        start, end = self.time_axis.start, self.time_axis.end
 
         def cell_of(ts: float) -> int:
-            return min(max(int((ts - start) / seconds_per_cell), 0), chart_width - 1)
+            return self._cell_of(ts, chart_width)
 
         cells = [EMPTY] * chart_width
         alive_from = cell_of(record.start_ts if record.start_ts is not None else start)
@@ -129,9 +152,48 @@ class Timeline(ScrollView, can_focus=True):
         lifetime_style = base + Style(color=STATUS_COLOURS[record.status])
         styles = {LIFETIME: lifetime_style, LLM: base + LLM_STYLE, CODE: base + CODE_STYLE, EMPTY: base}
         segments = [Segment(label, base + Style(bold=record.depth == 0))]
-        run_start = 0
-        for position in range(1, chart_width + 1):
-            if position == chart_width or cells[position] != cells[run_start]:
-                segments.append(Segment("".join(cells[run_start:position]), styles[cells[run_start]]))
-                run_start = position
+        segments += _runs_of(cells, styles)
         return Strip(segments).crop(0, width)
+
+    def _header_line(self, width: int) -> Strip:
+        """The engine's start, then each gap: its cells, with its length written over them where it fits."""
+        axis = self.time_axis
+        chart_width = max(width - LABEL_WIDTH, 1)
+        cells = [EMPTY] * chart_width
+        engine = axis.engine_start
+        label = f"engine start {format_duration(engine.duration_s)}" if engine is not None else ""
+        if engine is not None:
+            for cell in range(
+                self._cell_of(engine.start, chart_width), self._cell_of(engine.end, chart_width)
+            ):
+                cells[cell] = ENGINE_START
+        for gap in axis.gaps:
+            first, last = self._cell_of(gap.start, chart_width), self._cell_of(gap.end, chart_width)
+            for cell in range(first, last + 1):
+                cells[cell] = GAP
+            words = f" {format_duration(gap.duration_s)} idle "
+            if len(words) > last - first + 1:
+                words = f"{gap.duration_s:.1f}s"
+            if len(words) <= last - first + 1:
+                middle = first + (last - first + 1 - len(words)) // 2
+                cells[middle : middle + len(words)] = list(words)
+        base = self.rich_style
+        styles = {ENGINE_START: base + ENGINE_STYLE, GAP: base + GAP_STYLE}
+        segments = [Segment(label[: LABEL_WIDTH - 1].ljust(LABEL_WIDTH), base + ENGINE_STYLE)]
+        segments += _runs_of(cells, styles, base + GAP_STYLE)
+        return Strip(segments).crop(0, width)
+
+
+def _runs_of(cells: list[str], styles: dict[str, Style], other_style: Style | None = None) -> list[Segment]:
+    """One segment per run of cells of one style (a character not in `styles` takes `other_style`)."""
+    segments = []
+
+    def style_of(cell: str) -> Style:
+        return styles.get(cell, other_style or Style())
+
+    run_start = 0
+    for position in range(1, len(cells) + 1):
+        if position == len(cells) or style_of(cells[position]) != style_of(cells[run_start]):
+            segments.append(Segment("".join(cells[run_start:position]), style_of(cells[run_start])))
+            run_start = position
+    return segments

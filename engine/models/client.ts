@@ -11,7 +11,8 @@ import type { CallUsage } from "../usage.ts";
 // known keys, and `extra_body` whose entries go into the request body untouched.
 export type CallParameters = Record<string, unknown>;
 
-export type Completion = { reply: ModelReply; usage: CallUsage; attempts: number };
+// `cached`: the reply came from the response cache (response_cache.ts), no request was sent.
+export type Completion = { reply: ModelReply; usage: CallUsage; attempts: number; cached?: boolean };
 
 export type RetryNotice = { attempt: number; reason: string; waitSeconds: number };
 

@@ -13,6 +13,7 @@
 // process is replaced.
 import { replError } from "../errors.ts";
 import { type ReplLaunch, ReplProcess } from "./repl_process.ts";
+import type { ReplLaunchPaths } from "../protocol.ts";
 import type { FromReplProcess, StepOutcome, ToReplProcess } from "./repl_messages.ts";
 
 // A request from agent code (a child agent, a host function, ...), answered with JSON
@@ -51,6 +52,19 @@ const PYTHON_MODULES: [string, string][] = [
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 const IMPORTED_LATER = new Set(["_rlm_http_clients", "_rlm_session_state"]);
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
+
+// How REPL processes start, from the paths the host sent and the run's allow_net.
+export function replLaunchFrom(paths: ReplLaunchPaths, netGrant: string[]): ReplLaunch {
+  return {
+    denoBinary: paths.deno_binary,
+    configFile: paths.config_file,
+    lockFile: paths.lock_file,
+    denoDir: paths.deno_dir,
+    pyodideDir: PYODIDE_DIR,
+    pythonPackagesFile: paths.python_packages_file,
+    netGrant,
+  };
+}
 
 const WATCHDOG_INTERVAL_MS = 20;
 const KILL_GRACE_MS = 2000; // an overdue step still running after this costs its process

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from fast_rlm.watch.progress import SILENT, is_interactive
+from fast_rlm.watch.progress import is_interactive
+from fast_rlm.watch.verbosity import SILENT
 
 
 class BatchProgress(Protocol):

@@ -19,9 +19,7 @@
 from __future__ import annotations
 
 import fcntl
-import io
 import socket
-import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -30,7 +28,9 @@ from typing import Any
 
 from fast_rlm.batch.run_batch import RAY_TASK_CPUS, BatchPlan, OutcomeListener, RunOutcome, run_one
 from fast_rlm.errors import EngineCrashError, FastRLMError, MissingExtraError, RayConnectionError
-from fast_rlm.host.deno_setup import install_engine_dependencies, is_installed
+from fast_rlm.host.cache_tarball import pack_engine_cache, unpack_engine_cache
+from fast_rlm.host.deno_setup import is_installed
+from fast_rlm.host.engine_setup import install_engine_dependencies
 from fast_rlm.host.python_packages import python_packages_file
 from fast_rlm.host.resources import cache_dir
 from fast_rlm.watch.tracing import resolve_tracer_provider, trace_log_file
@@ -224,12 +224,7 @@ def _install_engine_cache_from_driver(cache_source: EngineCacheSource) -> None:
             )
             .remote(cache_source.driver_cache_dir)
         )
-        tarball = ray.get(actor.tarball.remote())
-        with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
-            if hasattr(tarfile, "data_filter"):  # Python 3.10.12+ and 3.11.4+
-                archive.extractall(target, filter="data")
-            else:
-                archive.extractall(target)
+        unpack_engine_cache(ray.get(actor.tarball.remote()), target)
 
 
 class EngineCacheTarball:
@@ -240,16 +235,8 @@ class EngineCacheTarball:
         self._tarball: bytes | None = None
 
     def tarball(self) -> bytes:
-        """The npm packages with their install marker (what a `--cached-only` engine reads) and the
-        REPL's Python packages, as paths under the cache directory."""
         if self._tarball is None:
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as archive:
-                archive.add(self._cache_dir / "deno" / "npm", arcname="deno/npm")
-                for marker in (self._cache_dir / "deno").glob("fast-rlm-installed-*"):
-                    archive.add(marker, arcname=f"deno/{marker.name}")
-                archive.add(self._cache_dir / "python-packages", arcname="python-packages")
-            self._tarball = buffer.getvalue()
+            self._tarball = pack_engine_cache(self._cache_dir)
         return self._tarball
 
 

@@ -22,7 +22,7 @@ from fast_rlm.config import resolve_config
 from fast_rlm.errors import ConfigError, ConfigTypeError, FastRLMError
 from fast_rlm.run import DEFAULT_LOG_DIR, PreparedRun, prepare_run
 from fast_rlm.run_arguments import OPTION_NAMES, POSITIONAL_NAMES, run_arguments
-from fast_rlm.watch.progress import SILENT, parse_verbosity
+from fast_rlm.watch.verbosity import SILENT, parse_verbosity
 
 EXECUTORS = ("local", "ray")
 RAY_TASK_CPUS = 1  # what each query's Ray task asks the cluster for

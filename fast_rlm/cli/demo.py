@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fast_rlm.run import run
+from fast_rlm.run_arguments import EventCallback
 from fast_rlm.scripted.server import Responder, ScriptedModelServer, call_number, first_user_message, repl
 
 FRUITS = [
@@ -80,7 +81,9 @@ def scripted_model_config(responder: Responder, use_scripted_model: bool) -> Ite
         yield {"base_url": server.base_url, "api_key": "demo-key", **FREE_MODEL}
 
 
-def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str, Any]:
+def run_demo(
+    log_dir: str | Path | None = None, verbosity: int = 1, on_event: EventCallback | None = None
+) -> dict[str, Any]:
     query = {"fruits": FRUITS, "question": "How many r's does each fruit name have, and in total?"}
     with ScriptedModelServer(demo_model) as server:
         result = run(
@@ -96,6 +99,7 @@ def run_demo(log_dir: str | Path | None = None, verbosity: int = 1) -> dict[str,
             instruction=query["question"],
             log_dir=log_dir,
             verbosity=verbosity,
+            on_event=on_event,
         )
     result["requests"] = server.request_count
     return result

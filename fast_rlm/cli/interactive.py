@@ -9,6 +9,7 @@ from typing import Any
 
 from fast_rlm.errors import CancelledError, ConfigError, FastRLMError, QueryError
 from fast_rlm.sessions.session import Session
+from fast_rlm.watch.progress import failure_shown
 from fast_rlm.watch.terminal_text import printable
 
 PROMPT = "rlm> "
@@ -41,7 +42,8 @@ def run_interactive(session: Session, run_arguments: dict[str, Any]) -> int:
             except (ConfigError, QueryError):
                 raise  # the same mistake would fail every query
             except FastRLMError as error:
-                print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
+                if not failure_shown(error, run_arguments["verbosity"]):
+                    print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
                 continue
             answer = result["results"]
             print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))

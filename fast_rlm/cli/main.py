@@ -2,8 +2,8 @@
 
 fast-rlm "query" [options]   run a query (results as JSON on stdout, progress on stderr)
 fast-rlm [options]           at a terminal, with no query: an interactive session
-fast-rlm demo                a recursive run on a built-in scripted model: no key, no network
-fast-rlm setup               install the engine's dependencies into the cache now
+fast-rlm demo                a recursive run on a built-in scripted model: no key needed
+fast-rlm setup               fetch the engine's packages and make the interpreter snapshot now (once)
 """
 
 from __future__ import annotations
@@ -12,19 +12,20 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from fast_rlm.cli.demo import run_demo
 from fast_rlm.cli.interactive import run_interactive
-from fast_rlm.config import read_config_file
-from fast_rlm.errors import ConfigError, FastRLMError, QueryError
-from fast_rlm.host.deno_setup import deno_dir, install_engine_dependencies
-from fast_rlm.inputs.config_aliases import translate_aliases
-from fast_rlm.logs.reader import LogIndex
-from fast_rlm.logs.stats import format_report
+from fast_rlm.config import RLMConfig
+from fast_rlm.errors import ConfigError, FastRLMError, MissingAPIKeyError, QueryError
+from fast_rlm.host.engine_setup import install_engine_dependencies
+from fast_rlm.host.resources import cache_dir
+from fast_rlm.host.setup_progress import SetupProgress
 from fast_rlm.run import run
 from fast_rlm.sessions.session import Session
+from fast_rlm.watch.progress import failure_shown, open_progress
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted, format_usage
+from fast_rlm.watch.verbosity import SILENT, SUMMARY
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -71,10 +72,24 @@ def _model_name(text: str) -> str:
     return text
 
 
+_QUERY_EPILOG = """\
+environment:
+  RLM_MODEL_API_KEY   the model endpoint's key (OPENAI_API_KEY or OPENROUTER_API_KEY also work)
+  RLM_MODEL_BASE_URL  an OpenAI-compatible endpoint (default: OpenRouter)
+  ANTHROPIC_API_KEY   the key for models named anthropic:...
+
+other commands:
+  fast-rlm demo       a recursive run on a built-in scripted model: try it first, no key needed
+  fast-rlm setup      fetch the engine's packages and make the interpreter snapshot now (once)
+"""
+
+
 def _query_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fast-rlm",
-        description="Answer a query with a Recursive Language Model. Also: fast-rlm demo, fast-rlm setup.",
+        description="Answer a query with a Recursive Language Model.",
+        epilog=_QUERY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("query", nargs="?", help="the query text (or the question about --input-file)")
     parser.add_argument("--input-file", help="a text or .json file that becomes `context`")
@@ -148,14 +163,21 @@ def _run_query(argv: list[str]) -> int:
     verbosity = args.verbosity or ("silent" if args.quiet else None)
     if verbosity is not None and verbosity.isdigit():
         verbosity = int(verbosity)
-    # The file's keys in our names first, so a flag wins over the original's name for it there too.
-    config = translate_aliases(read_config_file(Path(args.config)), args.config) if args.config else {}
-    config.update({key: getattr(args, key) for key in CONFIG_FLAGS if getattr(args, key) is not None})
+    # The file's errors name the file; a flag set afterwards wins over its key (either name of it).
+    config = RLMConfig.from_yaml(args.config) if args.config else RLMConfig()
+    for key in CONFIG_FLAGS:
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
     if args.session_id is not None and args.session_dir is None:
         parser.error("--session-id needs --session-dir (the directory the session lives in).")
+    if args.query is not None and not args.query.strip():
+        parser.error(
+            'the query is empty: pass the question as text (fast-rlm "What is 2 + 2?"), or run '
+            "fast-rlm with no query at a terminal for an interactive session."
+        )
     arguments = {
         "prefix": args.prefix,
-        "config": config or None,
+        "config": config,
         "instruction": args.instruction,
         "verbosity": verbosity,
         "log_dir": args.log_dir,
@@ -163,13 +185,18 @@ def _run_query(argv: list[str]) -> int:
     }
     if args.query is None and args.input_file is None and sys.stdin.isatty():
         return run_interactive(Session(args.session_id, args.session_dir), arguments)
-    result = run(
-        args.query,
-        input_file=args.input_file,
-        session_dir=args.session_dir,
-        session_id=args.session_id,
-        **arguments,
-    )
+    try:
+        result = run(
+            args.query,
+            input_file=args.input_file,
+            session_dir=args.session_dir,
+            session_id=args.session_id,
+            **arguments,
+        )
+    except FastRLMError as error:
+        if not failure_shown(error, verbosity):
+            raise  # main() says what went wrong
+        return exit_code_of(error)
     if args.quiet:  # only the answer, for pipes: a string as it is, anything else as JSON
         answer = result["results"]
         print(printable(answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)))
@@ -182,20 +209,46 @@ def _demo(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="fast-rlm demo", description="Run the built-in scripted demo.")
     parser.add_argument("--log-dir", help="where the demo's log goes (default ./logs)")
     args = parser.parse_args(argv)
-    print("fast-rlm demo: a scripted model on 127.0.0.1 drives the real engine (no key, no network)\n")
-    result = run_demo(log_dir=args.log_dir, verbosity=1)
-    print(format_report(LogIndex.open(result["log_file"])))
-    print(f"The scripted model answered {result['requests']} requests.")
+    print(
+        "fast-rlm demo: a scripted model on 127.0.0.1 drives the real engine "
+        "(no key needed; offline after the first set-up)\n"
+    )
+    # The demo draws the run's progress itself so that it ends without the run's own closing lines:
+    # the tree is shown once (live, or a line per agent) and the log path once, last.
+    with open_progress(SUMMARY) as progress:
+        result = run_demo(log_dir=args.log_dir, verbosity=SILENT, on_event=progress.show)
+    print(f"done: {format_usage(result['usage'])}")
+    print(f"The scripted model answered {counted(result['requests'], 'request')}.")
     print("\nAnswer:")
     print(json.dumps(result["results"], indent=2))
-    print(f"\nLog: {result['log_file']}\nInspect it: fast-rlm-log {result['log_file']} --tui")
+    print(f"\nInspect the run: fast-rlm-log {result['log_file']} --tui")
     return 0
 
 
 def _setup(argv: list[str]) -> int:
-    install_engine_dependencies(force="--force" in argv)
-    print(f"Engine dependencies installed in {deno_dir()}")
+    parser = argparse.ArgumentParser(
+        prog="fast-rlm setup",
+        description="Fetch the engine's packages and make the interpreter snapshot into the cache, once; "
+        "after that every run works offline. The first run does this by itself when it has not been done.",
+    )
+    parser.add_argument("--force", action="store_true", help="fetch and make everything again")
+    args = parser.parse_args(argv)
+    install_engine_dependencies(force=args.force, progress=SetupProgress.on_stderr())
+    print(f"fast-rlm is set up in {cache_dir()}: runs work offline from now on.")
     return 0
+
+
+def exit_code_of(error: FastRLMError) -> int:
+    return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
+
+
+def _missing_key_advice(error: MissingAPIKeyError) -> str:
+    """What a shell user types next: the key to export, or the demo, which needs none."""
+    return (
+        f"fast-rlm: no API key for the model. Set it in your shell:\n"
+        f"  export {error.variable}=<your key>\n"
+        "then run the query again. To see fast-rlm work without a key first: fast-rlm demo"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,11 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
         return _run_query(argv)
+    except MissingAPIKeyError as error:
+        print(_missing_key_advice(error), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except FastRLMError as error:
         print(printable(f"fast-rlm: {type(error).__name__}: {error}"), file=sys.stderr)
         if error.log_file:
             print(f"log: {error.log_file}", file=sys.stderr)
-        return EXIT_BAD_INPUT if isinstance(error, (ConfigError, QueryError)) else EXIT_RUN_FAILED
+        return exit_code_of(error)
     except KeyboardInterrupt:
         return 130
 

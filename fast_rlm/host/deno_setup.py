@@ -1,8 +1,8 @@
-"""Finding Deno and filling the engine's dependency cache.
+"""Finding Deno, and the engine's part of the cache: its npm packages and the interpreter snapshot.
 
-Deno comes from the PyPI `deno` package. The first run (or `fast-rlm setup`) runs
-`deno install --frozen` into the cache's DENO_DIR; every run after that is offline
-(`--cached-only`). A marker named after the lock file's hash records a finished install.
+Deno comes from the PyPI `deno` package. The set-up (engine_setup.py) runs `deno install --frozen`
+into the cache's DENO_DIR once; every run after that is offline (`--cached-only`). A marker named
+after the lock file's hash records a finished install.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ import subprocess
 from pathlib import Path
 
 from fast_rlm.errors import EngineStartError
-from fast_rlm.host.python_packages import install_python_packages
 from fast_rlm.host.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir, pyodide_version
+from fast_rlm.host.setup_progress import online_once, setup_failure
 
-ENGINE_ENTRYPOINTS = ("main.ts", "repl/supervisor.ts", "repl/worker.ts", "schema_validator_worker.ts")
+ENGINE_ENTRYPOINTS = (
+    "main.ts",
+    "repl/supervisor.ts",
+    "repl/worker.ts",
+    "repl/make_snapshot.ts",
+    "schema_validator_worker.ts",
+)
 
 
 def deno_binary() -> str:
@@ -28,12 +34,29 @@ def deno_binary() -> str:
         raise EngineStartError(
             "The `deno` Python package is missing. Reinstall fast-rlm (pip install fast-rlm) to get it."
         ) from None
-    binary = deno.find_deno_bin()
-    if not binary or not Path(binary).is_file():
-        raise EngineStartError(
-            f"The deno binary was not found (looked for {binary!r}). Reinstall the `deno` package."
-        )
-    return str(binary)
+    try:
+        return deno.find_deno_bin()
+    except FileNotFoundError as error:
+        # find_deno_bin looks in this environment's scripts folder only; in a venv made with
+        # --system-site-packages the binary is in the scripts folder of the environment that
+        # installed the package, which the package's own file list names.
+        installed = _binary_the_deno_package_installed()
+        if installed is None:
+            raise EngineStartError(
+                f"The deno binary was not found (looked for {error}). Reinstall the `deno` package "
+                "(pip install --force-reinstall deno)."
+            ) from None
+        return str(installed)
+
+
+def _binary_the_deno_package_installed() -> Path | None:
+    distribution = importlib.metadata.distribution("deno")
+    for file in distribution.files or []:
+        if file.name in ("deno", "deno.exe") and file.parent.name in ("bin", "Scripts"):
+            binary = Path(str(distribution.locate_file(file))).resolve()
+            if binary.is_file():
+                return binary
+    return None
 
 
 # Resolved, links included: Deno grants a worker read access to the Pyodide files by their real
@@ -108,16 +131,8 @@ def refuse_web_storage() -> None:
     location_data.write_bytes(b"")
 
 
-def install_engine_dependencies(force: bool = False) -> Path:
-    """Fetch the engine's npm packages and the REPL's Python packages into the cache once. Returns the
-    DENO_DIR."""
-    refuse_web_storage()
-    # The engine writes its snapshot there, also when the packages came from elsewhere (a Ray
-    # worker unpacks them from the driver's cache).
-    (cache_dir() / "snapshots").mkdir(parents=True, exist_ok=True)
-    install_python_packages(force)
-    if is_installed() and not force:
-        return deno_dir()
+def install_npm_packages() -> None:
+    """Fetch the engine's npm packages into DENO_DIR (deno install --frozen) and mark them installed."""
     deno_dir().mkdir(parents=True, exist_ok=True)
     command = [
         deno_binary(),
@@ -134,9 +149,9 @@ def install_engine_dependencies(force: bool = False) -> Path:
         command, env=deno_environment(), cwd=engine_dir(), capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
-        raise EngineStartError(
-            "Installing the engine's dependencies failed (deno install). The first run needs access to "
-            f"the npm registry; after that fast-rlm works offline.\n{completed.stderr.strip()[-2000:]}"
+        raise setup_failure(
+            "Cannot fetch the engine's packages from the npm registry",
+            completed.stderr,
+            online_once("a proxy goes in HTTPS_PROXY, a private certificate authority in DENO_CERT"),
         )
     _install_marker().touch()
-    return deno_dir()

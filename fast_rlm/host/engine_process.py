@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,9 +39,13 @@ LINE_CAP_OVERHEAD_BYTES = 64 * BYTES_PER_MB
 EventCallback = Callable[[dict[str, Any]], None]
 
 
-def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]) -> list[str]:
-    """The engine may run the deno binary (its REPL processes) and the MCP stdio commands."""
+def engine_command(
+    log_file: Path, net_hosts: list[str], run_commands: list[str], response_cache: str | None = None
+) -> list[str]:
+    """The engine may run the deno binary (its REPL processes) and the MCP stdio commands, and read
+    and write the response cache's directory when there is one."""
     snapshots = snapshot_file().parent
+    cache = [response_cache] if response_cache is not None else []
     run_commands = [deno_binary(), *run_commands]
     return [
         deno_binary(),
@@ -55,8 +60,8 @@ def engine_command(log_file: Path, net_hosts: list[str], run_commands: list[str]
         str(deno_config_file()),
         "--lock",
         str(deno_lock_file()),
-        f"--allow-read={engine_dir()},{deno_dir()},{snapshots}",
-        f"--allow-write={log_file},{snapshots}",
+        f"--allow-read={','.join(map(str, [engine_dir(), deno_dir(), snapshots, *cache]))}",
+        f"--allow-write={','.join(map(str, [log_file, snapshots, *cache]))}",
         # An empty --allow-net= would allow every host: with no host to reach, the flag is left out.
         *([f"--allow-net={','.join(net_hosts)}"] if net_hosts else []),
         f"--allow-run={','.join(run_commands)}",
@@ -73,6 +78,21 @@ def repl_launch_paths() -> dict[str, str]:
         "deno_dir": str(deno_dir()),
         "python_packages_file": str(python_packages_file()),
     }
+
+
+@contextmanager
+def _ctrl_c_cancels(run: EngineRun) -> Iterator[None]:
+    """In the main thread, Ctrl-C cancels the run by a handler instead of raising KeyboardInterrupt,
+    which could land between reading an event and passing it on, and lose it (the live view would
+    miss an agent, on_event an event). The engine then reports as for any cancel."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread: nothing to take over
+        return
+    previous = signal.signal(signal.SIGINT, lambda signal_number, frame: run.cancel())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _kill_process_group(process: subprocess.Popen[bytes]) -> None:
@@ -117,6 +137,7 @@ class EngineRun:
         on_session_state: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._on_session_state = on_session_state
+        self._response_cache: str | None = start_message["config"].get("cache_dir")
         self._protocol_token = secrets.token_hex(16)
         # The query travels as a raw frame after the start line: UTF-8 text as it is, anything else
         # as JSON. A query of hundreds of MB then needs no escaping on either side.
@@ -149,7 +170,7 @@ class EngineRun:
     def execute(self, on_event: EventCallback) -> dict[str, Any]:
         try:
             process = subprocess.Popen(
-                engine_command(self._log_file, self._net_hosts, self._run_commands),
+                engine_command(self._log_file, self._net_hosts, self._run_commands, self._response_cache),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -170,8 +191,9 @@ class EngineRun:
         writer = threading.Thread(target=self._send_messages, args=(process,), daemon=True)
         writer.start()
         try:
-            return self._read_until_outcome(process, on_event)
-        except KeyboardInterrupt:
+            with _ctrl_c_cancels(self):
+                return self._read_until_outcome(process, on_event)
+        except KeyboardInterrupt:  # Ctrl-C before the handler was in place
             self.cancel()
             return self._read_until_outcome(process, on_event)
         finally:

@@ -1,9 +1,10 @@
 """The Python packages REPL code can import beyond Pyodide's standard library (requests, httpx, ...).
 
 They are pure-Python wheels pinned by version and sha256 in engine/repl/python_packages.json.
-`fast-rlm setup` (or the first run) fetches them once with pip, so the user's index, proxy and
-certificate settings apply, checks every hash, and merges them into one zip in the cache, named
-after the pin list. Every REPL process puts that zip on sys.path; later runs fetch nothing.
+The set-up (engine_setup.py: `fast-rlm setup` or the first run) fetches them once with pip, so
+the user's index, proxy and certificate settings apply, checks every hash, and merges them into one
+zip in the cache, named after the pin list. Every REPL process puts that zip on sys.path; later
+runs fetch nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from fast_rlm.errors import EngineStartError
 from fast_rlm.host.resources import cache_dir, engine_dir
+from fast_rlm.host.setup_progress import online_once, setup_failure
 
 # The wheels are for Pyodide's CPython, whatever this interpreter is: only pure-Python ones fit.
 _PIP_TARGET = ["--platform", "any", "--python-version", "3.14", "--implementation", "py", "--abi", "none"]
@@ -61,14 +63,15 @@ def _download(pins: list[dict[str, str]], requirements: Path, into: Path) -> Non
             command, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise EngineStartError(f"Fetching the REPL's Python packages with pip failed: {error}.") from None
-    if completed.returncode != 0:
-        names = ", ".join(f"{pin['name']}=={pin['version']}" for pin in pins)
         raise EngineStartError(
-            f"Fetching the REPL's Python packages ({names}) with pip failed. The first run needs your "
-            "Python package index (pip's index-url / PIP_INDEX_URL, proxy and certificate settings apply); "
-            "after that fast-rlm works offline. Is pip installed in this environment?\n"
-            + (completed.stderr or completed.stdout).strip()[-2000:]
+            f"Cannot fetch the REPL's Python packages: running pip failed ({error}). Is pip installed in "
+            "this environment (python -m pip --version)?"
+        ) from None
+    if completed.returncode != 0:
+        raise setup_failure(
+            "Cannot fetch the REPL's Python packages with pip",
+            (completed.stderr or "") + (completed.stdout or ""),
+            online_once("pip's index-url / PIP_INDEX_URL, proxy and certificate settings apply"),
         )
 
 

@@ -37,12 +37,14 @@ from fast_rlm.events import (
     UnknownEvent,
     parse_event_json,
 )
+from fast_rlm.watch.agent_tally import AgentTally
 
 MAX_STORED_NOTICES = 50
-PREVIEW_CHARS = 200
 ACTIVITY_LLM, ACTIVITY_CODE = 0, 1
 
-AgentStatus = Literal["running", "done", "failed", "unfinished"]
+# "cancelled" and "unfinished": still working when the run was cancelled, or ended otherwise (the
+# engine writes no agent_end for them).
+AgentStatus = Literal["running", "done", "failed", "cancelled", "unfinished"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,8 @@ class SearchHit:
 
 
 @dataclass
-class AgentRecord:
-    """What the index keeps about one agent: identity, counters and where its lines are."""
+class AgentRecord(AgentTally):
+    """What the index keeps about one agent: identity, its tally (AgentTally) and where its lines are."""
 
     agent_id: str
     parent_id: str | None
@@ -90,20 +92,6 @@ class AgentRecord:
     last_ts: float | None = None
     status: AgentStatus = "running"
     error: ErrorInfo | None = None
-    result_preview: str | None = None
-    llm_calls: int = 0
-    code_steps: int = 0
-    retries: int = 0
-    step_errors: int = 0
-    host_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    reported_cost: float = 0.0
-    calls_without_cost: int = 0
-    start_offset: int | None = None
     end_offset: int | None = None
     children: list[str] = field(default_factory=list)
     # Byte offsets of this agent's llm_call, llm_retry, code_step, host_call and unknown lines, in
@@ -111,14 +99,6 @@ class AgentRecord:
     event_offsets: array = field(default_factory=lambda: array("q"))
     # (start_ts, end_ts, ACTIVITY_LLM | ACTIVITY_CODE) triples, flattened: what the timeline draws.
     activity: array = field(default_factory=lambda: array("d"))
-
-    @property
-    def cost(self) -> float | None:
-        """The agent's cost, or None unless the provider reported it for every call (as the engine
-        counts it: a partial sum would understate what was spent)."""
-        if self.llm_calls == 0 or self.calls_without_cost > 0:
-            return None
-        return self.reported_cost
 
     @property
     def model_label(self) -> str:
@@ -170,11 +150,6 @@ def parent_of(agent_id: str) -> str | None:
     return agent_id.rsplit(".", 1)[0] if "." in agent_id else None
 
 
-def preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
-
-
 class LogIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -197,7 +172,8 @@ class LogIndex:
 
     @classmethod
     def open(cls, path: str | Path) -> LogIndex:
-        """Index the log at `path`. Raises LogFileError if it cannot be read at all."""
+        """Index the log at `path`. Raises LogFileError if it cannot be read at all, or if it has lines
+        but no run_start and no agent's event: some other file."""
         log_path = Path(path)
         if not log_path.exists():
             raise LogFileError(
@@ -210,6 +186,11 @@ class LogIndex:
             raise LogFileError(f"{str(log_path)!r} is a directory, not a log file.{hint}")
         index = cls(log_path)
         index.refresh()
+        if index.line_count and index.run_start is None and not index.agents:
+            raise LogFileError(
+                f"{str(log_path)!r} is not a fast-rlm log: none of its {index.line_count:,} lines is a "
+                "run's event. Pass the .jsonl file a run wrote (run() returns it as result['log_file'])."
+            )
         return index
 
     # Reading -----------------------------------------------------------------------------------
@@ -301,9 +282,10 @@ class LogIndex:
             return
         if isinstance(event, RunEnd):
             self.run_end = event
+            stopped_status = "cancelled" if event.status == "cancelled" else "unfinished"
             for record in self.agents.values():
                 if record.status == "running":
-                    record.status = "unfinished"
+                    record.status = stopped_status
                     update.changed_agents.add(record.agent_id)
             return
         if isinstance(event, AgentStart):
@@ -317,7 +299,6 @@ class LogIndex:
             record.context_preview = event.context_preview
             record.context_chars = event.context_chars
             record.start_ts = event.ts
-            record.start_offset = offset
             record.last_ts = event.ts
             update.changed_agents.add(record.agent_id)
             return
@@ -330,39 +311,23 @@ class LogIndex:
             record.duration_s = event.duration_s
             record.end_offset = offset
             record.error = event.error
-            if "result" in event.model_fields_set:
-                record.result_preview = preview(event.result)
             if event.status == "failed":
                 reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
                 self.errors.append(ErrorLocation(event.agent_id, offset, f"agent failed: {reason}"))
             return
         record.event_offsets.append(offset)
-        if isinstance(event, LlmRetry):
-            record.retries += 1
-        elif isinstance(event, LlmCall):
-            record.llm_calls += 1
-            record.prompt_tokens += event.usage.prompt_tokens
-            record.completion_tokens += event.usage.completion_tokens
-            record.cached_tokens += event.usage.cached_tokens
-            record.cache_write_tokens += event.usage.cache_write_tokens
-            record.reasoning_tokens += event.usage.reasoning_tokens
-            if event.usage.cost is None:
-                record.calls_without_cost += 1
-            else:
-                record.reported_cost += event.usage.cost
+        record.count(event)
+        if isinstance(event, LlmCall):
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_LLM))
         elif isinstance(event, HostCall):
-            record.host_calls += 1
             if not event.ok:
                 reason = f"{event.error.type}: {event.error.message}" if event.error else "failed"
                 self.errors.append(
                     ErrorLocation(event.agent_id, offset, f"host function {event.name}: {reason}")
                 )
         elif isinstance(event, CodeStep):
-            record.code_steps += 1
             record.activity.extend((event.ts - event.duration_s, event.ts, ACTIVITY_CODE))
             if event.error:
-                record.step_errors += 1
                 lines = event.error.strip().splitlines()
                 last_line = lines[-1] if lines else event.error
                 self.errors.append(ErrorLocation(event.agent_id, offset, f"step {event.step}: {last_line}"))

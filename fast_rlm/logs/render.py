@@ -7,11 +7,25 @@ import html
 
 from fast_rlm.logs.reader import ACTIVITY_LLM, AgentRecord, LogIndex
 from fast_rlm.logs.stats import format_cost, format_duration, format_totals, run_totals
+from fast_rlm.logs.timeline import RunTimeline, Span, run_timeline
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted
 
 RENDER_FORMATS = ("mermaid", "dot", "gantt-html")
-STATUS_COLOURS = {"done": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "unfinished": "#757575"}
-STATUS_FILLS = {"done": "#e8f5e9", "failed": "#ffebee", "running": "#fff8e1", "unfinished": "#eeeeee"}
+STATUS_COLOURS = {
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "running": "#f9a825",
+    "cancelled": "#ef6c00",
+    "unfinished": "#757575",
+}
+STATUS_FILLS = {
+    "done": "#e8f5e9",
+    "failed": "#ffebee",
+    "running": "#fff8e1",
+    "cancelled": "#fff3e0",
+    "unfinished": "#eeeeee",
+}
 
 
 def node_summary(record: AgentRecord) -> list[str]:
@@ -19,7 +33,8 @@ def node_summary(record: AgentRecord) -> list[str]:
     return [
         record.agent_id,
         f"{record.status} · {record.model_label}",
-        f"{record.llm_calls} calls · {record.code_steps} steps · cost {format_cost(record.cost)}",
+        f"{counted(record.llm_calls, 'call')} · {counted(record.code_steps, 'step')} · "
+        f"cost {format_cost(record.cost)}",
         f"time {format_duration(record.duration_s)}",
     ]
 
@@ -89,29 +104,47 @@ p.totals { margin: 0 0 12px; color: #424242; }
 .legend i { display: inline-block; width: 14px; height: 10px; margin-right: 4px; vertical-align: middle; }
 svg text { font-size: 12px; font-family: ui-monospace, monospace; }
 .lifetime { opacity: 0.35; }
-.done { fill: #2e7d32; } .failed { fill: #c62828; } .running { fill: #f9a825; } .unfinished { fill: #757575; }
+.done { fill: #2e7d32; } .failed { fill: #c62828; } .running { fill: #f9a825; }
+.cancelled { fill: #ef6c00; } .unfinished { fill: #757575; }
 .axis line { stroke: #bdbdbd; } .axis text { fill: #616161; font-size: 11px; }
+rect.engine-start { fill: #9e9e9e; opacity: 0.25; } rect.gap { fill: url(#idle); }
+.engine-start text, .gap text { fill: #424242; font-size: 11px; }
 """
     + f".llm {{ fill: {LLM_COLOUR}; }} .code {{ fill: {CODE_COLOUR}; }}\n"
 )
 
 
 def render_gantt_html(index: LogIndex) -> str:
-    """Agents over time: one row per agent (tree order), its lifetime coloured by status, its
-    model calls and code steps drawn on top. Hover shows details (SVG <title>, no script)."""
+    """Agents over time from the run's first event: the engine's start and the gaps in which nothing
+    ran (fast_rlm/logs/timeline.py) on a line of their own, then one row per agent (tree order), its
+    lifetime coloured by status, its model calls and code steps drawn on top. Hover shows details
+    (SVG <title>, no script)."""
     order = index.tree_order()
-    start = index.first_ts or 0.0
-    end = max(index.last_ts or start, start + 1e-3)
-    span = end - start
+    axis = run_timeline(index)
+    start, span = axis.start, axis.duration_s
 
     def x_of(ts: float) -> float:
         return LABEL_WIDTH + (ts - start) / span * CHART_WIDTH
 
-    height = AXIS_HEIGHT + ROW_HEIGHT * len(order) + 8
+    # The first row holds the labels of the engine start (in the label column: it is often a sliver)
+    # and of the gaps; the agents' rows follow.
+    first_agent_y = AXIS_HEIGHT + ROW_HEIGHT
+    height = first_agent_y + ROW_HEIGHT * len(order) + 8
     svg = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{LABEL_WIDTH + CHART_WIDTH + 20}" height="{height}" '
-        'role="img" aria-label="agents over time">'
+        'role="img" aria-label="agents over time">',
+        '<defs><pattern id="idle" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect class="hatch" width="2" height="6" fill="#bdbdbd"/>'
+        "</pattern></defs>",
     ]
+    for css_class, words, stretch in _quiet_stretches(axis):
+        x, width = x_of(stretch.start), max(x_of(stretch.end) - x_of(stretch.start), 1)
+        text_x = 4 if css_class == "engine-start" else x + 3
+        svg.append(
+            f'<g class="{css_class}"><rect class="{css_class}" x="{x:.2f}" y="{AXIS_HEIGHT - 6}" '
+            f'width="{width:.2f}" height="{height - AXIS_HEIGHT + 6}"><title>{words}</title></rect>'
+            f'<text x="{text_x:.2f}" y="{AXIS_HEIGHT + 15}">{words}</text></g>'
+        )
     svg.append('<g class="axis">')
     for tick in range(11):
         x = LABEL_WIDTH + tick * CHART_WIDTH / 10
@@ -122,9 +155,9 @@ def render_gantt_html(index: LogIndex) -> str:
     svg.append("</g>")
     for row, agent_id in enumerate(order):
         record = index.agents[agent_id]
-        y = AXIS_HEIGHT + row * ROW_HEIGHT
+        y = first_agent_y + row * ROW_HEIGHT
         agent_start = record.start_ts if record.start_ts is not None else start
-        agent_end = record.end_ts if record.end_ts is not None else end
+        agent_end = record.end_ts if record.end_ts is not None else axis.end
         svg.append(f'<g class="agent" data-agent="{html.escape(agent_id)}" data-status="{record.status}">')
         svg.append(
             f'<text x="{4 + 12 * record.depth}" y="{y + 15}">{html.escape(agent_id)}</text>'
@@ -153,10 +186,12 @@ def render_gantt_html(index: LogIndex) -> str:
             (STATUS_COLOURS["done"], "agent done"),
             (STATUS_COLOURS["failed"], "agent failed"),
             (STATUS_COLOURS["running"], "no agent_end yet"),
+            (STATUS_COLOURS["cancelled"], "working when the run was cancelled"),
             (LLM_COLOUR, "model call"),
             (CODE_COLOUR, "code step"),
         )
     )
+    legend += '<span><i style="background:#bdbdbd"></i>engine starting, or nothing running</span>'
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -177,6 +212,23 @@ def render_gantt_html(index: LogIndex) -> str:
             "",
         ]
     )
+
+
+def _quiet_stretches(axis: RunTimeline) -> list[tuple[str, str, Span]]:
+    """(CSS class, label, span) of the engine's start and of each gap, measured from the run's start."""
+    stretches = []
+    if axis.engine_start is not None:
+        stretches.append(
+            (
+                "engine-start",
+                f"engine start {format_duration(axis.engine_start.duration_s)}",
+                axis.engine_start,
+            )
+        )
+    for gap in axis.gaps:
+        at = format_duration(gap.start - axis.start)
+        stretches.append(("gap", f"{format_duration(gap.duration_s)} idle (from {at})", gap))
+    return stretches
 
 
 def _agent_tooltip(record: AgentRecord) -> str:

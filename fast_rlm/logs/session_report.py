@@ -7,6 +7,7 @@ from typing import Any
 
 from fast_rlm.sessions.store import LEDGER_FILE, _read_ledger
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted
 
 PREVIEW_CHARS = 100
 
@@ -42,7 +43,7 @@ def format_session(directory: Path) -> str:
         figures += f", ${cost:.6f}" if cost is not None else ""
         lines.append(f"[{number}] {_short(query['query'])}")
         outcome = f"FINAL: {_short(query.get('final'))}" if query["status"] == "done" else query["status"]
-        lines.append(f"    {outcome}  ({query.get('steps', 0)} root steps, {figures})")
+        lines.append(f"    {outcome}  ({counted(query.get('steps', 0), 'root step')}, {figures})")
         lines.append(f"    log: {query.get('log_file', '?')}")
     lines += ["", f"Total: {total_tokens:,} tokens, ${total_cost:.6f}"]
     return printable("\n".join(lines))

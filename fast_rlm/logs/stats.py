@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fast_rlm.events import ErrorInfo
+from fast_rlm.events import ErrorInfo, RunStart
 from fast_rlm.logs.reader import AgentRecord, LogIndex
-from fast_rlm.watch.progress import format_caps, format_limits
+from fast_rlm.watch.agent_tally import cost_if_all_reported
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted, format_caps, format_limits
 
 NOT_AVAILABLE = "n/a"
 
@@ -69,7 +70,7 @@ def run_totals(index: LogIndex) -> RunTotals:
         cached_tokens=sum(record.cached_tokens for record in records),
         cache_write_tokens=sum(record.cache_write_tokens for record in records),
         reasoning_tokens=sum(record.reasoning_tokens for record in records),
-        cost=None if llm_calls == 0 or unpriced else sum(record.reported_cost for record in records),
+        cost=cost_if_all_reported(sum(record.reported_cost for record in records), llm_calls, unpriced),
         duration_s=elapsed,
         error=None,
         from_run_end=False,
@@ -123,8 +124,8 @@ def format_totals(totals: RunTotals) -> str:
         if count
     )
     return (
-        f"{totals.status} in {duration}: {format_count(totals.agents)} agents, "
-        f"{format_count(totals.llm_calls)} LLM calls, {format_count(totals.code_steps)} code steps, "
+        f"{totals.status} in {duration}: {counted(totals.agents, 'agent')}, "
+        f"{counted(totals.llm_calls, 'LLM call')}, {counted(totals.code_steps, 'code step')}, "
         f"{format_count(totals.prompt_tokens)} prompt + {format_count(totals.completion_tokens)} "
         f"completion tokens{f' ({details})' if details else ''}, cost {cost}"
     )
@@ -183,10 +184,18 @@ def format_shape(index: LogIndex) -> str:
     roots = len(index.root_ids)
     depth = max((record.depth for record in index.agents.values()), default=None)
     deepest = NOT_AVAILABLE if depth is None else str(depth)
-    return (
-        f"{format_count(roots)} root agent{'' if roots == 1 else 's'}, max depth {deepest}; "
-        f"{format_count(index.line_count)} log lines"
-    )
+    return f"{counted(roots, 'root agent')}, max depth {deepest}; {counted(index.line_count, 'log line')}"
+
+
+def caps_line(index: LogIndex, totals: RunTotals) -> str:
+    """ "limits: " each run-wide cap beside what was used of it, from run_end; for a run that ended
+    without reporting that (it crashed, or an older log), "caps: " the caps it had; "" if none."""
+    limits = index.run_end.usage.limits if index.run_end is not None else None
+    if limits:
+        caps_used = {key: use.model_dump() for key, use in limits.items()}
+        return "limits: " + format_limits(caps_used, totals.cost is not None)
+    caps = format_caps(index.run_start.config) if index.run_start is not None else ""
+    return "caps: " + caps if caps else ""
 
 
 def format_stats(index: LogIndex) -> list[str]:
@@ -198,13 +207,9 @@ def format_stats(index: LogIndex) -> list[str]:
         "tree: " + format_shape(index),
         f"tokens: {format_count(totals.prompt_tokens + totals.completion_tokens)} in all",
     ]
-    limits = index.run_end.usage.limits if index.run_end is not None else None
-    if limits:
-        caps_used = {key: use.model_dump() for key, use in limits.items()}
-        lines.append("limits: " + format_limits(caps_used, totals.cost is not None))
-    elif index.run_start is not None and format_caps(index.run_start.config):
-        # A run that ended without reporting its caps' use (it crashed, or an older log): the caps it had.
-        lines.append("caps: " + format_caps(index.run_start.config))
+    caps = caps_line(index, totals)
+    if caps:
+        lines.append(caps)
     if totals.error is not None:
         lines.append(f"error: {totals.error.type}: {totals.error.message}")
     failed = [record for record in index.agents.values() if record.status == "failed" and record.error]
@@ -222,7 +227,20 @@ def format_header(index: LogIndex) -> list[str]:
     lines = [f"log: {index.path}"]
     if index.run_start is not None:
         lines.append(f"run {index.run_start.run_id[:8]}: query {index.run_start.query_preview[:60]!r}")
+        origin = lineage(index.run_start)
+        if origin is not None:
+            lines.append(origin)
     return lines
+
+
+def lineage(run_start: RunStart) -> str | None:
+    """Where the run came from, when it was resumed or forked from another run's log."""
+    if run_start.resumed_from is not None:
+        return f"resumed from {run_start.resumed_from}"
+    fork = run_start.forked_from
+    if fork is not None:
+        return f"forked from {fork.log} at {fork.at} step {fork.step}"
+    return None
 
 
 def format_agent_table(index: LogIndex) -> list[str]:

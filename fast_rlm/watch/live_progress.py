@@ -31,8 +31,10 @@ from fast_rlm.events import (
     RunStart,
 )
 from fast_rlm.logs.stats import format_cost, format_count, format_duration
-from fast_rlm.watch.progress import FULL, format_caps, format_done
+from fast_rlm.watch.agent_tally import AgentTally
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import counted, format_caps, format_done, format_failed
+from fast_rlm.watch.verbosity import FULL
 
 REFRESHES_PER_SECOND = 8
 LATEST_LINE_CHARS = 160
@@ -43,9 +45,19 @@ THINKING = "thinking"
 RUNNING_CODE = "running code"
 DONE = "done"
 FAILED = "failed"
+CANCELLED = "cancelled"  # still working when the run was cancelled: it wrote no agent_end
+STOPPED = "stopped"  # still working when the run ended with an error
 
-_STATE_STYLES = {THINKING: "magenta", RUNNING_CODE: "cyan", DONE: "green", FAILED: "red"}
-_STATE_GLYPHS = {THINKING: "…", RUNNING_CODE: "▶", DONE: "✓", FAILED: "✗"}
+_STATE_STYLES = {
+    THINKING: "magenta",
+    RUNNING_CODE: "cyan",
+    DONE: "green",
+    FAILED: "red",
+    CANCELLED: "yellow",
+    STOPPED: "red",
+}
+_STATE_GLYPHS = {THINKING: "…", RUNNING_CODE: "▶", DONE: "✓", FAILED: "✗", CANCELLED: "⊘", STOPPED: "■"}
+_ACTIVE_STATES = (THINKING, RUNNING_CODE)
 _WAITING_STYLE, _WAITING_GLYPH = "yellow", "⧗"
 _COLUMNS = ("agent", "state", "steps", "tokens", "cost", "time")
 # Columns start this wide so they do not shift at each redraw as states and numbers change.
@@ -54,8 +66,8 @@ _RUN_STATUS_WORDS = {"ok": "done", "error": "failed", "cancelled": "cancelled"}
 
 
 @dataclass
-class AgentProgress:
-    """What one agent has done so far, as its events tell."""
+class AgentProgress(AgentTally):
+    """What one agent has done so far, as its events tell: its state, and its tally (AgentTally)."""
 
     agent_id: str
     parent_id: str | None
@@ -64,21 +76,10 @@ class AgentProgress:
     state: str = THINKING
     children: list[str] = field(default_factory=list)
     children_running: int = 0
-    llm_calls: int = 0
-    steps: int = 0
-    tokens: int = 0
-    cached_tokens: int = 0  # of the prompt tokens in `tokens`, those read from the provider's cache
-    cost: float = 0.0
-    unpriced_calls: int = 0
     duration_s: float | None = None
     retry_note: str = ""
     error_type: str = ""
     latest_line: str = ""
-
-    @property
-    def reported_cost(self) -> float | None:
-        """None unless the provider reported the cost of every call (never a made-up 0)."""
-        return None if self.unpriced_calls else self.cost
 
     def describe_state(self) -> tuple[str, str, str]:
         """(glyph, words, style) of the agent's state right now."""
@@ -104,11 +105,7 @@ class RunProgress:
         self.roots: list[str] = []
         self.started_ts: float | None = None
         self.run_end: RunEnd | None = None
-        self.llm_calls = 0
-        self.tokens = 0
-        self.cached_tokens = 0
-        self.cost = 0.0
-        self.unpriced_calls = 0
+        self.totals = AgentTally()  # every agent's events, counted once more for the header
         self.caps = ""  # the run-wide caps in force, from run_start
 
     def apply(self, event: LogEvent) -> None:
@@ -121,33 +118,21 @@ class RunProgress:
             self._start_agent(event)
             return
         if isinstance(event, RunEnd):
-            self.run_end = event
+            self._end_run(event)
             return
         agent = self.agents.get(getattr(event, "agent_id", None) or "")
         if agent is None:
             return
+        agent.count(event)
+        self.totals.count(event)
         if isinstance(event, LlmCall):
             # The engine runs the reply's code block right away; a reply without one is followed by
             # the next llm_call instead of a code_step.
             agent.state = RUNNING_CODE
             agent.retry_note = ""
-            agent.llm_calls += 1
-            tokens = event.usage.prompt_tokens + event.usage.completion_tokens
-            agent.tokens += tokens
-            agent.cached_tokens += event.usage.cached_tokens
-            self.llm_calls += 1
-            self.tokens += tokens
-            self.cached_tokens += event.usage.cached_tokens
-            if event.usage.cost is None:
-                agent.unpriced_calls += 1
-                self.unpriced_calls += 1
-            else:
-                agent.cost += event.usage.cost
-                self.cost += event.usage.cost
         elif isinstance(event, LlmRetry):
             agent.retry_note = f"retry {event.attempt}: {event.reason}"
         elif isinstance(event, CodeStep):
-            agent.steps += 1
             if not event.final:
                 agent.state = THINKING
             agent.latest_line = f"step {event.step}: {_last_line(event.error or event.stdout or event.code)}"
@@ -164,6 +149,17 @@ class RunProgress:
             if parent is not None and parent.children_running:
                 parent.children_running -= 1
 
+    def _end_run(self, event: RunEnd) -> None:
+        """Agents still working when the run stopped write no agent_end: the run's end is theirs."""
+        self.run_end = event
+        if event.status == "ok":
+            return
+        for agent in self.agents.values():
+            if agent.state in _ACTIVE_STATES:
+                agent.state = CANCELLED if event.status == "cancelled" else STOPPED
+                agent.children_running = 0
+                agent.duration_s = max(0.0, event.ts - agent.started_ts)  # its clock stops with the run
+
     def _start_agent(self, event: AgentStart) -> None:
         self.agents[event.agent_id] = AgentProgress(event.agent_id, event.parent_id, event.depth, event.ts)
         parent = self.agents.get(event.parent_id or "")
@@ -172,10 +168,6 @@ class RunProgress:
         else:
             parent.children.append(event.agent_id)
             parent.children_running += 1
-
-    @property
-    def reported_cost(self) -> float | None:
-        return None if self.unpriced_calls or not self.llm_calls else self.cost
 
     def elapsed_s(self, now: float) -> float:
         if self.run_end is not None:
@@ -251,9 +243,9 @@ def _row_cells(row: AgentProgress | _FoldedRow, now: float) -> list[tuple[str, s
     return [
         ("  " * row.depth + f"{glyph} {row.agent_id}", style),
         (words, style),
-        (format_count(row.steps), ""),
+        (format_count(row.code_steps), ""),
         (_tokens_cell(row.tokens, row.cached_tokens), ""),
-        (format_cost(row.reported_cost) if row.llm_calls else "-", ""),
+        (format_cost(row.cost) if row.llm_calls else "-", ""),
         (format_duration(row.elapsed_s(now)), ""),
     ]
 
@@ -272,17 +264,19 @@ def _header(run: RunProgress, now: float) -> Text:
     """Totals, most telling first: a narrow terminal cuts the end of the line."""
     states = [agent.state for agent in run.agents.values()]
     counts = {
-        "active": sum(1 for state in states if state in (THINKING, RUNNING_CODE)),
+        "active": sum(1 for state in states if state in _ACTIVE_STATES),
         DONE: states.count(DONE),
         FAILED: states.count(FAILED),
+        CANCELLED: states.count(CANCELLED),
+        STOPPED: states.count(STOPPED),
     }
     status = "running" if run.run_end is None else _RUN_STATUS_WORDS.get(run.run_end.status, "ended")
     header = Text()
     header.append(f"fast-rlm {status}", style="bold")
     header.append(
-        f" {format_duration(run.elapsed_s(now))} · cost {format_cost(run.reported_cost)} · "
-        f"{_tokens_cell(run.tokens, run.cached_tokens, ' tokens')} · {_counted(run.llm_calls, 'LLM call')} · "
-        f"{_counted(len(states), 'agent')} ("
+        f" {format_duration(run.elapsed_s(now))} · cost {format_cost(run.totals.cost)} · "
+        f"{_tokens_cell(run.totals.tokens, run.totals.cached_tokens, ' tokens')} · "
+        f"{counted(run.totals.llm_calls, 'LLM call')} · {counted(len(states), 'agent')} ("
         + ", ".join(f"{count} {name}" for name, count in counts.items() if count)
         + ")"
     )
@@ -293,10 +287,6 @@ def _tokens_cell(tokens: int, cached: int, noun: str = "") -> str:
     """A token count, with the share read from the prompt cache when the provider reported any."""
     text = f"{format_count(tokens)}{noun}"
     return f"{text} ({cached * 100 // max(tokens, 1)}% cached)" if cached else text
-
-
-def _counted(count: int, noun: str) -> str:
-    return f"{format_count(count)} {noun}{'' if count == 1 else 's'}"
 
 
 def _cropped(text: Text) -> Text:
@@ -343,9 +333,7 @@ class LiveProgress:
 
     def failed(self, error: Exception) -> None:
         self.close()
-        self.console.print(
-            printable(f"failed: {type(error).__name__}: {error}"), markup=False, soft_wrap=True
-        )
+        self.console.print(printable(format_failed(error)), markup=False, soft_wrap=True)
 
     def close(self) -> None:
         """Draws the last frame and gives the terminal back (cursor shown); safe to call twice."""

@@ -12,10 +12,9 @@ from typing import Any, Protocol, TextIO
 
 from fast_rlm.events import AgentEnd, AgentStart, CodeStep, LlmRetry, LogEvent, RunStart
 from fast_rlm.watch.terminal_text import printable
+from fast_rlm.watch.usage_text import format_done, format_failed
+from fast_rlm.watch.verbosity import FULL, SILENT, parse_verbosity
 
-SILENT, SUMMARY, FULL = 0, 1, 2
-# "quiet" and "verbose" are the original fast-rlm's other names for silent and full.
-_NAMED_LEVELS = {"silent": SILENT, "quiet": SILENT, "summary": SUMMARY, "full": FULL, "verbose": FULL}
 PREVIEW_CHARS = 200
 
 # Two live displays drawing on one terminal garble each other: a run that starts while another
@@ -23,95 +22,10 @@ PREVIEW_CHARS = 200
 _live_display_slot = threading.Lock()
 
 
-def parse_verbosity(verbosity: int | str | None, verbose: bool | None) -> int:
-    """verbosity 0/"silent", 1/"summary", 2/"full"; the older verbose=True means full."""
-    if verbosity is None:
-        return FULL if verbose else (SILENT if verbose is False else SUMMARY)
-    if isinstance(verbosity, bool):  # as the verbose flag
-        return FULL if verbosity else SILENT
-    if isinstance(verbosity, str) and verbosity.lower() in _NAMED_LEVELS:
-        return _NAMED_LEVELS[verbosity.lower()]
-    if (
-        isinstance(verbosity, int)
-        and not isinstance(verbosity, bool)
-        and verbosity in (SILENT, SUMMARY, FULL)
-    ):
-        return verbosity
-    from fast_rlm.errors import ConfigError, ConfigTypeError
-
-    error = ConfigError if isinstance(verbosity, (int, str)) else ConfigTypeError
-    raise error(f"verbosity must be 0/'silent', 1/'summary' or 2/'full', not {verbosity!r}.")
-
-
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = text.replace("\n", " ")
     return text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "..."
-
-
-def format_usage(usage: dict[str, Any]) -> str:
-    cost = "n/a (not reported)" if usage.get("cost") is None else f"${usage['cost']:.6f}"
-    return (
-        f"{usage['agents']} agents, {usage['llm_calls']} LLM calls, "
-        f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens, cost {cost}"
-    )
-
-
-def format_caps(config: dict[str, Any]) -> str:
-    """The run-wide caps in force, e.g. "$1.00 · 200,000 prompt + 50,000 completion tokens"; "" if none."""
-    parts = []
-    if config.get("max_money_spent") is not None:
-        parts.append(f"${config['max_money_spent']:.2f}")
-    tokens = [
-        f"{config[key]:,} {kind}"
-        for key, kind in (("max_prompt_tokens", "prompt"), ("max_completion_tokens", "completion"))
-        if config.get(key) is not None
-    ]
-    if tokens:
-        parts.append(" + ".join(tokens) + " tokens")
-    if config.get("max_llm_calls") is not None:
-        parts.append(f"{config['max_llm_calls']:,} LLM calls")
-    return " · ".join(parts)
-
-
-# The run-wide caps in the order they are shown, with what each counts.
-_CAP_UNITS = (
-    ("max_llm_calls", "LLM requests"),  # every request sent, retries included
-    ("max_prompt_tokens", "prompt tokens"),
-    ("max_completion_tokens", "completion tokens"),
-)
-
-
-def _dollars(amount: float) -> str:
-    return f"${amount:.2f}" if round(amount, 2) == amount else f"${amount:.6f}".rstrip("0")
-
-
-def format_limits(limits: dict[str, Any], cost_reported: bool) -> str:
-    """Each run-wide cap beside what was used of it (usage["limits"], the log's dict form), e.g.
-    "9 of 200 LLM requests · ... · $0.002250 of $1.00"; a key without a cap shows "(no cap)".
-    Money nothing reported or priced shows as n/a, never as a made-up $0."""
-    parts = []
-    for key, unit in _CAP_UNITS:
-        if key in limits:
-            used, limit = round(limits[key]["used"]), limits[key]["limit"]
-            parts.append(
-                f"{used:,} {unit} (no cap)" if limit is None else f"{used:,} of {round(limit):,} {unit}"
-            )
-    if "max_money_spent" in limits:
-        used, limit = limits["max_money_spent"]["used"], limits["max_money_spent"]["limit"]
-        spent = "n/a" if used == 0 and not cost_reported else f"${used:.6f}"
-        parts.append(f"{spent} spent (no cap)" if limit is None else f"{spent} of {_dollars(limit)}")
-    return " · ".join(parts)
-
-
-def format_done(result: dict[str, Any]) -> str:
-    """The lines a finished run ends its progress with: what it used, its caps, its log."""
-    lines = [f"done: {format_usage(result['usage'])}"]
-    if result["usage"].get("limits"):
-        usage = result["usage"]
-        lines.append(f"limits: {format_limits(usage['limits'], usage.get('cost') is not None)}")
-    lines.append(f"log: {result['log_file']}")
-    return "\n".join(lines)
 
 
 def unpriced_models_notice(event: RunStart) -> str | None:
@@ -178,7 +92,14 @@ class ProgressPrinter:
 
     def failed(self, error: Exception) -> None:
         if self.level != SILENT:
-            self._print(f"failed: {type(error).__name__}: {error}")
+            self._print(format_failed(error))
+
+
+def failure_shown(error: Exception, verbosity: int | str | None) -> bool:
+    """Whether a run's progress view already ended with this error and its log (ProgressView.failed),
+    so that a command need not say it again: a run that got as far as its engine (it has a log) and
+    was not silent."""
+    return getattr(error, "log_file", None) is not None and parse_verbosity(verbosity, None) != SILENT
 
 
 def is_interactive(stream: TextIO) -> bool:

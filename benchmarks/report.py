@@ -32,11 +32,10 @@ sys.path.insert(0, str(BENCHMARKS))
 sys.path.insert(0, str(BENCHMARKS.parent))
 
 import psutil  # noqa: E402
-from fanout import chain_scenario, fanout_responder, fanout_scenario, measure  # noqa: E402
+from fanout import Measurement, chain_scenario, fanout_responder, fanout_scenario, measure  # noqa: E402
 from process_tree import PeakTreeRSS  # noqa: E402
 
 import fast_rlm  # noqa: E402
-from fast_rlm.config import resolve_config  # noqa: E402
 from fast_rlm.scripted.server import ScriptedModelServer, repl  # noqa: E402
 
 BYTES_PER_MB = 1024 * 1024
@@ -48,6 +47,8 @@ FULL = {
 }
 QUICK = {"fanouts": [1, 10], "latencies": [0, 500], "depths": [1, 3], "context_mb": [1, 5]}
 RUN_TIMEOUT_S = 600
+# Every child of the largest fan-out in flight at once: issue 15's 500 ms target is 1.0 s for 1,000.
+FANOUT_MAX_CONCURRENCY = 1000
 NEEDLE_EVERY = 100_000  # one "needle-<n>" per 100,000 characters of context
 SEARCH_CODE = "import re\nFINAL(len(re.findall(r'needle-\\d+', context)))"
 
@@ -62,47 +63,60 @@ class Figure:
     command: str
 
 
-def fanout_figures(fanouts: list[int], latencies: list[int], log_dir: Path) -> list[Figure]:
-    max_concurrency = resolve_config(None).max_concurrency
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run with the median wall time; a failed run, if any, so that a failure shows."""
+    failed = [run for run in runs if run.problem is not None]
+    if failed:
+        return failed[0]
+    return sorted(runs, key=lambda run: run.wall_s)[len(runs) // 2]
+
+
+def fanout_figures(fanouts: list[int], latencies: list[int], repeat: int, log_dir: Path) -> list[Figure]:
     figures = []
     for latency in latencies:
         for children in fanouts:
-            measured = measure(
-                fanout_scenario(children, max_concurrency), latency, log_dir, None, RUN_TIMEOUT_S
-            )
+            scenario = fanout_scenario(children, FANOUT_MAX_CONCURRENCY)
+            runs = [
+                measure(scenario, latency, log_dir, None, RUN_TIMEOUT_S, FANOUT_MAX_CONCURRENCY)
+                for _ in range(repeat)
+            ]
+            measured = median_run(runs)
             figures.append(
                 Figure(
                     f"fan-out {children} @ {latency} ms",
                     measured.wall_s,
-                    measured.peak_rss_mb,
+                    max(run.peak_rss_mb for run in runs),
                     {
                         "children": children,
                         "latency_ms": latency,
                         "first_request_s": measured.first_request_s,
-                        "ideal_s": (1 + -(-children // max_concurrency)) * latency / 1000,
+                        "ideal_s": scenario.model_round_trips * latency / 1000,
                         "requests": measured.requests,
+                        "other_cpu": max(run.other_cpu_cores for run in runs),
                     },
                     measured.problem is None and measured.requests == children + 1,
                     f"python benchmarks/fanout.py --fanouts {children} --chain-depth 0 "
-                    f"--latencies-ms {latency}",
+                    f"--latencies-ms {latency} --max-concurrency {FANOUT_MAX_CONCURRENCY} --repeat {repeat}",
                 )
             )
             print(f"  {figures[-1].label}: {measured.wall_s:.2f} s", file=sys.stderr)
     return figures
 
 
-def chain_figures(depths: list[int], log_dir: Path) -> list[Figure]:
+def chain_figures(depths: list[int], repeat: int, log_dir: Path) -> list[Figure]:
     figures = []
     for depth in depths:
-        measured = measure(chain_scenario(depth), 0, log_dir, None, RUN_TIMEOUT_S)
+        runs = [measure(chain_scenario(depth), 0, log_dir, None, RUN_TIMEOUT_S) for _ in range(repeat)]
+        measured = median_run(runs)
         figures.append(
             Figure(
                 f"chain {depth}",
                 measured.wall_s,
-                measured.peak_rss_mb,
-                {"depth": depth},
+                max(run.peak_rss_mb for run in runs),
+                {"depth": depth, "other_cpu": max(run.other_cpu_cores for run in runs)},
                 measured.problem is None and measured.requests == depth + 1,
-                f"python benchmarks/fanout.py --fanouts --chain-depth {depth} --latencies-ms 0",
+                f"python benchmarks/fanout.py --fanouts --chain-depth {depth} --latencies-ms 0 "
+                f"--repeat {repeat}",
             )
         )
         print(f"  {figures[-1].label}: {measured.wall_s:.2f} s", file=sys.stderr)
@@ -212,6 +226,10 @@ def original_available(python: str | None) -> str | None:
     return None
 
 
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1, 5, 15 min)"
+
+
 def plot(figures: list[Figure], key: str, xlabel: str, path: Path, log_x: bool) -> bool:
     try:
         import matplotlib
@@ -244,6 +262,67 @@ def plot(figures: list[Figure], key: str, xlabel: str, path: Path, log_x: bool) 
     return True
 
 
+@dataclass
+class TargetCheck:
+    target: str
+    measured: str
+    status: str  # "met", "MISSED", or why it was not measured
+    command: str
+
+
+def issue_targets(sections: dict[str, list[Figure]]) -> list[TargetCheck]:
+    """Issue 15's targets for a 2-core machine, each against the figure that measures it."""
+    by_label = {figure.label: figure for figures in sections.values() for figure in figures}
+
+    def check(target: str, labels: list[str], measured: Any, met: Any) -> TargetCheck:
+        figures = [by_label.get(label) for label in labels]
+        if any(figure is None for figure in figures):
+            return TargetCheck(target, "-", f"not run ({', '.join(labels)})", "-")
+        command = figures[-1].command
+        if not all(figure.ok for figure in figures):
+            return TargetCheck(target, measured(*figures), "check failed", command)
+        return TargetCheck(target, measured(*figures), "met" if met(*figures) else "MISSED", command)
+
+    return [
+        check(
+            "fan-out 1,000 @ 0 ms: wall < 1.2 s",
+            ["fan-out 1000 @ 0 ms"],
+            lambda f: f"{f.wall_s:.2f} s",
+            lambda f: f.wall_s < 1.2,
+        ),
+        check(
+            "fan-out 1,000 @ 0 ms: peak RSS < 450 MB",
+            ["fan-out 1000 @ 0 ms"],
+            lambda f: f"{f.peak_mb:.0f} MB",
+            lambda f: f.peak_mb < 450,
+        ),
+        check(
+            "fan-out 1,000 @ 500 ms (max_concurrency 1000): within 0.3 s of the 1.0 s ideal",
+            ["fan-out 1000 @ 500 ms"],
+            lambda f: f"{f.wall_s:.2f} s",
+            lambda f: f.wall_s - 1.0 <= 0.3,
+        ),
+        check(
+            "fan-out 100 @ 500 ms within 5% of fan-out 1 @ 500 ms",
+            ["fan-out 1 @ 500 ms", "fan-out 100 @ 500 ms"],
+            lambda one, hundred: f"{hundred.wall_s:.2f} s vs {one.wall_s:.2f} s",
+            lambda one, hundred: hundred.wall_s <= 1.05 * one.wall_s,
+        ),
+        check(
+            "100 MB context loaded and regex-searched: < 1 s extra",
+            ["context 100 MB"],
+            lambda f: f"{f.extra['extra_s']:.2f} s extra",
+            lambda f: f.extra["extra_s"] < 1.0,
+        ),
+        check(
+            "500 MB context completes",
+            ["context 500 MB"],
+            lambda f: f"{f.wall_s:.2f} s, {f.peak_mb:.0f} MB",
+            lambda f: True,
+        ),
+    ]
+
+
 def table(figures: list[Figure], columns: list[tuple[str, Any]]) -> str:
     header = "| " + " | ".join(name for name, _ in columns) + " | check | command |"
     lines = [header, "|" + "---|" * (len(columns) + 2)]
@@ -262,20 +341,35 @@ def write_report(
     original_note: str | None,
     plots: list[str],
     command: str,
+    load_before: str,
 ) -> None:
     memory = psutil.virtual_memory().total / BYTES_PER_MB / 1024
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    load_after = load_average()
     out = [
         "# fast-rlm performance report",
         "",
         f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{psutil.cpu_count()} cores, {memory:.1f} GB RAM, Python {platform.python_version()}, "
-        f"load average before {load}. Every run is fast_rlm.run() end to end (engine start included) "
+        f"load average before {load_before}. Every run is fast_rlm.run() end to end (engine start included) "
         "against the scripted model server on 127.0.0.1; peak RSS is this process and the engine's "
         "process tree.",
     ]
     if quick:
         out += ["", "**--quick: small settings to check the script; not the figures the issue asks for.**"]
+    out += [
+        "",
+        f"Load average after: {load_after}. On a shared machine other work skews wall times; the "
+        "`other CPU` column (cores busy outside this process tree during the run) says how much.",
+        "",
+        "## Targets (issue 15)",
+        "",
+        "| target | measured | status | command |",
+        "|---|---|---|---|",
+        *[
+            f"| {check.target} | {check.measured} | {check.status} | `{check.command}` |"
+            for check in issue_targets(sections)
+        ],
+    ]
     wall = ("wall s", lambda f: f"{f.wall_s:.2f}")
     peak = ("peak RSS MB", lambda f: f"{f.peak_mb:.0f}")
     if sections.get("fanout"):
@@ -284,7 +378,8 @@ def write_report(
             "## Fan-out",
             "",
             "The root's one step batches N children (`llm_query`), each answers in one "
-            "step. Ideal: the model latency on the critical path.",
+            f"step; max_concurrency {FANOUT_MAX_CONCURRENCY}, so every child's request is in flight at "
+            "once. Ideal: the model latency on the critical path (two calls). Wall: the median run.",
             "",
             table(
                 sections["fanout"],
@@ -294,6 +389,7 @@ def write_report(
                     ("ideal s", lambda f: f"{f.extra['ideal_s']:.2f}"),
                     ("1st request s", lambda f: f"{f.extra['first_request_s']:.2f}"),
                     peak,
+                    ("other CPU", lambda f: f"{f.extra['other_cpu']:.2f}"),
                 ],
             ),
         ]
@@ -313,7 +409,15 @@ def write_report(
             "",
             "Each agent delegates to one child until the given depth.",
             "",
-            table(sections["chain"], [("scenario", lambda f: f.label), wall, peak]),
+            table(
+                sections["chain"],
+                [
+                    ("scenario", lambda f: f.label),
+                    wall,
+                    peak,
+                    ("other CPU", lambda f: f"{f.extra['other_cpu']:.2f}"),
+                ],
+            ),
         ]
     if sections.get("context"):
         out += [
@@ -345,7 +449,9 @@ def write_report(
             out += ["", "The original failed; the end of its stderr:", "", "```", *failure, "```"]
     else:
         out += [
-            f"Skipped: {original_note}. To include it: `python -m venv /tmp/fast-rlm-050 && "
+            f"Skipped: {original_note}. fast-rlm 0.5.0's engine also fetches its dependencies from "
+            "jsr.io when it first runs, so it needs that network. To include it: "
+            "`python -m venv /tmp/fast-rlm-050 && "
             "/tmp/fast-rlm-050/bin/pip install fast-rlm==0.5.0 deno` and pass "
             "`--original-python /tmp/fast-rlm-050/bin/python`."
         ]
@@ -368,7 +474,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=["fanout", "chain", "context", "original"])
     parser.add_argument("--fanouts", type=int, nargs="+")
     parser.add_argument("--context-mb", type=float, nargs="+")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per fan-out and chain figure; the median is shown"
+    )
     arguments = parser.parse_args()
+    if arguments.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    load_before = load_average()
     settings = dict(QUICK if arguments.quick else FULL)
     settings["fanouts"] = arguments.fanouts or settings["fanouts"]
     settings["context_mb"] = arguments.context_mb or settings["context_mb"]
@@ -379,9 +491,11 @@ def main() -> int:
         log_dir = Path(temporary)
         measure(fanout_scenario(1, 1), 0, log_dir, None, RUN_TIMEOUT_S)  # warm-up: one-time set-up
         if "fanout" in wanted:
-            sections["fanout"] = fanout_figures(settings["fanouts"], settings["latencies"], log_dir)
+            sections["fanout"] = fanout_figures(
+                settings["fanouts"], settings["latencies"], arguments.repeat, log_dir
+            )
         if "chain" in wanted:
-            sections["chain"] = chain_figures(settings["depths"], log_dir)
+            sections["chain"] = chain_figures(settings["depths"], arguments.repeat, log_dir)
         if "context" in wanted:
             sections["context"] = context_figures(settings["context_mb"], log_dir)
     if "original" in wanted and original_note is None:
@@ -401,7 +515,7 @@ def main() -> int:
     ):
         plots.append("report_context.png")
     command = "python benchmarks/report.py " + " ".join(sys.argv[1:])
-    write_report(arguments.out, sections, arguments.quick, original_note, plots, command.strip())
+    write_report(arguments.out, sections, arguments.quick, original_note, plots, command.strip(), load_before)
     print(f"wrote {arguments.out}")
     return 0 if all(f.ok for figures in sections.values() for f in figures) else 1
 

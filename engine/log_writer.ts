@@ -1,5 +1,6 @@
 // Writes the run's JSONL log: one event a line, each line flushed as written (writeSync on an
-// unbuffered file), and mirrors every event to the host for live progress.
+// unbuffered file), and mirrors every event to the host for live progress, or only run_end when
+// the host has nobody to show events to.
 import { type EventBody, LOG_SCHEMA_VERSION, type LogEvent } from "./log_events.ts";
 import { sendEventLine } from "./protocol.ts";
 
@@ -11,7 +12,12 @@ export class LogWriter {
   private file: Deno.FsFile;
   private closed = false;
 
-  constructor(path: string, private runId: string, private redactor: Redactor) {
+  constructor(
+    path: string,
+    private runId: string,
+    private redactor: Redactor,
+    private liveEvents: boolean,
+  ) {
     this.file = Deno.openSync(path, { append: true, create: true });
   }
 
@@ -22,7 +28,7 @@ export class LogWriter {
     const bytes = encoder.encode(line + "\n");
     let written = 0;
     while (written < bytes.length) written += this.file.writeSync(bytes.subarray(written));
-    sendEventLine(line);
+    if (this.liveEvents || body.event === "run_end") sendEventLine(line);
   }
 
   close(): void {

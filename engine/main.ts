@@ -6,7 +6,7 @@ import { OpenAiProvider } from "./models/openai_client.ts";
 import { AnthropicProvider } from "./models/anthropic_client.ts";
 import { ModelRouter } from "./models/router.ts";
 import { LogWriter } from "./log_writer.ts";
-import { HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
+import { hostLinesWritten, HostReader, sendToHost, setProtocolToken } from "./protocol.ts";
 import { ensureSnapshot, replLaunchFrom, ReplPool } from "./repl/pool.ts";
 import { Run } from "./run.ts";
 import { HostFunctionBridge } from "./host_functions.ts";
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     start.query_frame.is_text || !start.config.enable_structured_io,
     redactor,
   );
-  const log = new LogWriter(start.log_file, start.run_id, redactor);
+  const log = new LogWriter(start.log_file, start.run_id, redactor, start.live_events);
   const config = start.config;
   const workerCount = config.workers > 0 ? config.workers : navigator.hardwareConcurrency;
   log.write({
@@ -201,5 +201,9 @@ async function listenForHostMessages(
   }
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await hostLinesWritten(); // the events and the result still queued for the host
+}
 Deno.exit(0);

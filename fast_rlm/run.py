@@ -291,6 +291,16 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
         session=session.engine_session if session is not None else None,
         recording=plan.recording if plan is not None else None,
         lineage=plan.lineage if plan is not None else {},
+        # Events cross the pipe only for someone on this side: a live display, a listener, a tracer
+        # or a session. Otherwise the engine sends just run_end (the log has every event), which
+        # spares a fan-out of 1,000 about 4,000 lines to write, read and parse.
+        live_events=(
+            level != SILENT
+            or arguments["on_event"] is not None
+            or arguments["on_step"] is not None
+            or tracer_provider is not None
+            or session is not None
+        ),
     )
     engine = EngineRun(
         setup,

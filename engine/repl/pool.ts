@@ -39,6 +39,7 @@ export type PoolOptions = {
 // the last two only when an agent needs them (each costs a REPL process a fifth of a second or more).
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
+  ["_rlm_step_code", "step_code.py"],
   ["_rlm_image_values", "image_values.py"],
   ["_rlm_llm_query_arguments", "llm_query_arguments.py"],
   ["_rlm_agent_setup", "agent_setup.py"],
@@ -72,6 +73,10 @@ const BYTES_PER_MB = 1024 * 1024;
 // Besides a FINAL value (escaped once more inside the step's outcome, so at most twice its size) and a
 // session root's saved state (up to max_value_mb): the step's captured output and the message itself.
 const FRAME_OVERHEAD_BYTES = 16 * BYTES_PER_MB;
+// A process that ends before an agent's first step may have ended because of that agent (a context
+// too large for repl_memory_mb): past this many rebuilds the agent fails instead of ending every
+// replacement in turn.
+const MAX_REBUILDS = 2;
 
 // Where an agent lives. Until its first step has run, its namespace holds nothing but its context,
 // so the pool keeps the context bytes and can rebuild the agent on another process if its own dies.
@@ -80,6 +85,7 @@ type PlacedAgent = {
   contextBytes: Uint8Array | null;
   contextIsText: boolean;
   setupJson: string;
+  rebuilds: number; // times it was rebuilt on a replacement process
 };
 
 // An agent whose namespace the pool asked for; `sentTo` is set once the message went to a ready
@@ -223,7 +229,13 @@ export class ReplPool {
     const process = candidates.reduce((best, candidate) =>
       candidate.agentCount < best.agentCount ? candidate : best
     );
-    const placed: PlacedAgent = { process, contextBytes, contextIsText, setupJson: JSON.stringify(setup) };
+    const placed: PlacedAgent = {
+      process,
+      contextBytes,
+      contextIsText,
+      setupJson: JSON.stringify(setup),
+      rebuilds: 0,
+    };
     this.agents.set(agentId, placed);
     process.agentCount += 1;
     const created = new Promise<void>((resolve, reject) =>
@@ -483,7 +495,8 @@ export class ReplPool {
     for (const [agentId, placed] of this.agents) {
       if (placed.process !== lost) continue;
       const step = this.runningStepOf.get(agentId);
-      if (placed.contextBytes !== null && !step?.started) {
+      if (placed.contextBytes !== null && !step?.started && placed.rebuilds < MAX_REBUILDS) {
+        placed.rebuilds += 1;
         placed.process = fresh;
         fresh.agentCount += 1;
         this.sendCreate(agentId, placed);

@@ -15,6 +15,10 @@ export const OVERDUE_FIRST_CELL = 2;
 export const OVERDUE_CELLS = 256;
 export const CONTROL_CELLS = OVERDUE_FIRST_CELL + OVERDUE_CELLS;
 
+// The global under which V8 exposes its garbage collector in a REPL process (--expose-gc-as): the
+// worker takes it once to free the snapshot file's bytes after a restore, and clears it.
+export const GC_GLOBAL = "__rlm_collect_garbage";
+
 // Engine -> REPL process. The payload, where there is one, is named in the comment.
 export type ToReplProcess =
   | {

@@ -4,7 +4,7 @@
 // its stderr is kept only as a short tail for error messages. Whatever it sends is untrusted: a
 // frame over the cap or a malformed one ends the process.
 import { FrameReader, FrameWriter } from "./frames.ts";
-import type { FromReplProcess, ToReplProcess } from "./repl_messages.ts";
+import { type FromReplProcess, GC_GLOBAL, type ToReplProcess } from "./repl_messages.ts";
 
 // How the engine starts REPL processes; paths come from the Python host's start message.
 export type ReplLaunch = {
@@ -37,6 +37,7 @@ const V8_FLAGS = [
   // benchmarks/README.md: fan-out 1000 about 25% faster, 40 MB less per process, heavy code as fast).
   "--wasm-tiering-budget=1000000000",
   "--max-semi-space-size=1", // a small young generation: the JS side of a REPL allocates little
+  `--expose-gc-as=${GC_GLOBAL}`, // for worker.ts, once, after the restore; cleared from the globals
 ].join(",");
 
 export function replProcessCommand(options: ReplProcessOptions): Deno.Command {

@@ -19,10 +19,10 @@ import traceback
 from json import dumps as _json_dumps
 from json import loads as _json_loads
 
-from pyodide.code import eval_code_async
 from pyodide.ffi import can_run_sync, run_sync
 
 from _rlm_llm_query_arguments import NOT_GIVEN, LlmQueryCall, child_request
+from _rlm_step_code import run_step_code
 
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
 # references, taken at import, to everything it depends on.
@@ -541,7 +541,7 @@ async def _run_step(step_id: int, agent_id: str, step_number: int, code: str, re
     if keeper is not None:
         keeper.note_code(code)
     try:
-        value = await eval_code_async(code, namespace, filename=f"<agent {agent_id} step {step_number}>")
+        value = await run_step_code(code, namespace, f"<agent {agent_id} step {step_number}>")
         if value is not None:
             print(repr(value))
     except _FinalCalled:

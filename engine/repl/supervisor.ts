@@ -11,6 +11,7 @@ import { HttpRelay } from "./http_relay.ts";
 import {
   CONTROL_CELLS,
   type FromWorker,
+  GC_GLOBAL,
   HEARTBEAT_CELL,
   INTERRUPT_CELL,
   OVERDUE_CELLS,
@@ -18,6 +19,9 @@ import {
   type ToReplProcess,
   type ToWorker,
 } from "./repl_messages.ts";
+
+// The collector V8 exposes for the worker (repl_process.ts) has no use in this isolate.
+(globalThis as Record<string, unknown>)[GC_GLOBAL] = undefined;
 
 const STATUS_INTERVAL_MS = 50;
 const INTERRUPT_CHECK_MS = 20;

@@ -15,6 +15,7 @@ import { loadPyodide, type PyodideAPI } from "pyodide";
 import {
   CONTROL_CELLS,
   type FromWorker,
+  GC_GLOBAL,
   HEARTBEAT_CELL,
   type HttpReply,
   OVERDUE_CELLS,
@@ -67,6 +68,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       } catch (failure) {
         error = String(failure);
       }
+      // The namespace holds its own copy now. Detaching the bytes frees them at once, where a
+      // collection might come much later: a 500 MB context would otherwise count twice against
+      // repl_memory_mb.
+      (message.contextBytes.buffer as ArrayBuffer).transfer(0);
       return post({ kind: "agent_created", agentId: message.agentId, error });
     }
     case "run_step": {
@@ -224,6 +229,17 @@ async function makeSnapshot(): Promise<void> {
   }
 }
 
+// A full collection once the interpreter is up returns the snapshot file's bytes (30 MB of a REPL
+// process's 200) to the system at once; left to itself, V8 keeps them until memory runs short. The
+// process starts with the collector exposed under a private name (repl_process.ts), taken here and
+// cleared from the global, which is not configurable, so agent code never finds it.
+const collectGarbage: (() => void) | undefined = (globalThis as any)[GC_GLOBAL];
+(globalThis as any)[GC_GLOBAL] = undefined;
+
+function freeSnapshotBytes(): void {
+  collectGarbage?.();
+}
+
 async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void> {
   const control = new Int32Array(message.control, 0, CONTROL_CELLS);
   try {
@@ -232,6 +248,9 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
       _loadSnapshot: Deno.readFileSync(message.snapshotFile),
       jsglobals: allowedJsGlobals(),
     } as any);
+    // The snapshot is in the interpreter's memory now, but Pyodide's config still holds the file's
+    // bytes (30 MB): let them go (see freeSnapshotBytes below).
+    (pyodide as any)._api.config._loadSnapshot = undefined;
     // Anything an agent prints goes through runtime.py's routers; these catch only stray output
     // (os.write(1, ...), sys.__stdout__), dropped as it comes: gathered into lines, a flood with no
     // newline would grow this process to its memory limit. Stdin reads see end of file: the
@@ -268,6 +287,7 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     pyodide.unregisterJsModule("pyodide_js");
     runtime.forget_modules(["pyodide_js", "pyodide_js._api", "pyodide_js._module"]);
     post({ kind: "ready" });
+    freeSnapshotBytes();
   } catch (error) {
     post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });
   }

@@ -38,6 +38,7 @@ class RunSetup:
     session: dict[str, Any] | None
     recording: dict[str, Any] | None  # a replay's recorded run (fast_rlm/replay/)
     lineage: dict[str, Any]
+    live_events: bool  # False: the engine sends run_end alone (nobody on the host shows the events)
 
 
 def start_message(

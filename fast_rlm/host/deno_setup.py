@@ -94,6 +94,23 @@ _NETWORK_VARIABLES = (
 )
 
 
+def offline_deno_run() -> list[str]:
+    """`deno run` with only the cached, locked packages of the engine's config: nothing is fetched,
+    nothing prompts. Callers add their permissions and the script."""
+    return [
+        deno_binary(),
+        "run",
+        "--cached-only",
+        "--frozen",
+        "--no-remote",
+        "--no-prompt",
+        "--config",
+        str(deno_config_file()),
+        "--lock",
+        str(deno_lock_file()),
+    ]
+
+
 def deno_environment() -> dict[str, str]:
     """The whole environment of a Deno process: built from scratch, so no secret can leak in."""
     network = {name: os.environ[name] for name in _NETWORK_VARIABLES if name in os.environ}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fast_rlm.errors import ENGINE_ERROR_TYPES, CancelledError, EngineCrashError, EngineStartError
-from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, snapshot_file
+from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, offline_deno_run, snapshot_file
 from fast_rlm.host.host_functions import HostFunctionRunner
 from fast_rlm.host.protocol_messages import RunSetup, cancel_message, encoded, start_message
 from fast_rlm.host.python_models import ModelRunner
@@ -49,18 +49,9 @@ def engine_command(
     cache = [response_cache] if response_cache is not None else []
     run_commands = [deno_binary(), *run_commands]
     return [
-        deno_binary(),
-        "run",
-        "--cached-only",
-        "--frozen",
-        "--no-remote",
-        "--no-prompt",
+        *offline_deno_run(),
         "--v8-flags=--max-semi-space-size=2",  # about 25 MB less at a fan-out of 1,000, no slower
         "--unstable-worker-options",
-        "--config",
-        str(deno_config_file()),
-        "--lock",
-        str(deno_lock_file()),
         f"--allow-read={','.join(map(str, [engine_dir(), deno_dir(), snapshots, *cache]))}",
         f"--allow-write={','.join(map(str, [log_file, snapshots, *cache]))}",
         # An empty --allow-net= would allow every host: with no host to reach, the flag is left out.

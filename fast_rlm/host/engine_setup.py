@@ -18,12 +18,13 @@ from fast_rlm.host.deno_setup import (
     deno_environment,
     install_npm_packages,
     is_installed,
+    offline_deno_run,
     refuse_web_storage,
     snapshot_file,
 )
 from fast_rlm.host.engine_process import repl_launch_paths
 from fast_rlm.host.python_packages import install_python_packages, python_packages_file
-from fast_rlm.host.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir
+from fast_rlm.host.resources import cache_dir, engine_dir
 from fast_rlm.host.setup_progress import SetupProgress, bytes_under, setup_failure
 
 # What the set-up's steps come to, for its messages: the npm packages as `deno install` leaves them
@@ -69,16 +70,7 @@ def make_snapshot(replace: bool = False) -> Path:
     if replace:
         target.unlink(missing_ok=True)
     command = [
-        deno_binary(),
-        "run",
-        "--cached-only",
-        "--frozen",
-        "--no-remote",
-        "--no-prompt",
-        "--config",
-        str(deno_config_file()),
-        "--lock",
-        str(deno_lock_file()),
+        *offline_deno_run(),
         f"--allow-read={engine_dir()},{deno_dir()},{target.parent}",
         f"--allow-write={target.parent}",
         f"--allow-run={deno_binary()}",

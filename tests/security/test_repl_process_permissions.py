@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 
 from fast_rlm.config import RLMConfig
-from fast_rlm.host.deno_setup import deno_binary, deno_dir, deno_environment, is_installed, snapshot_file
+from fast_rlm.host.deno_setup import deno_dir, deno_environment, is_installed, offline_deno_run, snapshot_file
 from fast_rlm.host.engine_process import repl_launch_paths
-from fast_rlm.host.resources import cache_dir, deno_config_file, deno_lock_file, engine_dir
+from fast_rlm.host.resources import cache_dir, engine_dir
 from tests.security.conftest import LoopbackSentinel
 
 HERE = Path(__file__).parent
@@ -62,16 +62,7 @@ def repl_command() -> ReplCommand:
         pytest.fail("The engine's dependencies are not installed: run `fast-rlm setup` first.")
     memory_mb = RLMConfig().repl_memory_mb
     recorder = [
-        deno_binary(),
-        "run",
-        "--cached-only",
-        "--frozen",
-        "--no-remote",
-        "--no-prompt",
-        "--config",
-        str(deno_config_file()),
-        "--lock",
-        str(deno_lock_file()),
+        *offline_deno_run(),
         f"--allow-read={engine_dir()},{deno_dir()}",
         str(HERE / "repl_process_command.ts"),
         json.dumps(repl_launch_paths()),

@@ -1,5 +1,5 @@
 """`fast-rlm demo`: a real recursive run through the real engine, with a built-in scripted model
-served on 127.0.0.1, so it needs no key and no network.
+served on 127.0.0.1, so it needs no key, and runs offline after the first set-up.
 
 The scripted model plays a small plan: the root splits a list of fruit names into chunks and fans
 them out to children that count the letter r; it then hands the counts to a child that delegates

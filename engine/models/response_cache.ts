@@ -31,10 +31,10 @@ export class ResponseCache implements ModelClient {
     hooks: AttemptHooks,
   ): Promise<Completion> {
     const path = await this.entryPath(model, messages, parameters);
-    const hit = this.read(path);
+    const hit = await this.read(path);
     if (hit !== null) return { reply: hit, usage: CACHE_HIT_USAGE, attempts: 0, cached: true };
     const completion = await this.inner.complete(model, messages, parameters, runSignal, hooks);
-    this.write(path, { v: ENTRY_VERSION, reply: completion.reply });
+    await this.write(path, { v: ENTRY_VERSION, reply: completion.reply });
     return completion;
   }
 
@@ -50,10 +50,11 @@ export class ResponseCache implements ModelClient {
     return `${this.directory}/${hex.slice(0, 2)}/${hex}.json`;
   }
 
-  private read(path: string): ModelReply | null {
+  // Asynchronous I/O: a hundred agents asking at once must not queue behind each other's disk reads.
+  private async read(path: string): Promise<ModelReply | null> {
     let entry: Entry;
     try {
-      entry = JSON.parse(Deno.readTextFileSync(path));
+      entry = JSON.parse(await Deno.readTextFile(path));
     } catch {
       return null; // absent, or not an entry this version wrote
     }
@@ -63,15 +64,15 @@ export class ResponseCache implements ModelClient {
 
   // A cache that cannot be written (disk full, permissions) costs a later run a request, not this
   // run its answer.
-  private write(path: string, entry: Entry): void {
+  private async write(path: string, entry: Entry): Promise<void> {
     const temporary = `${path}.${crypto.randomUUID()}.tmp`;
     try {
-      Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-      Deno.writeTextFileSync(temporary, JSON.stringify(entry));
-      Deno.renameSync(temporary, path);
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(temporary, JSON.stringify(entry));
+      await Deno.rename(temporary, path);
     } catch {
       try {
-        Deno.removeSync(temporary);
+        await Deno.remove(temporary);
       } catch {
         // never written
       }

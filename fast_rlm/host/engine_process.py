@@ -77,8 +77,11 @@ def _ctrl_c_cancels(run: EngineRun) -> Iterator[None]:
     """In the main thread, Ctrl-C cancels the run by a handler instead of raising KeyboardInterrupt,
     which could land between reading an event and passing it on, and lose it (the live view would
     miss an agent, on_event an event). The engine then reports as for any cancel."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread: nothing to take over
+    if (
+        threading.current_thread() is not threading.main_thread()  # signals reach only the main thread
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # ignored, or the caller's own
+    ):
+        yield
         return
     previous = signal.signal(signal.SIGINT, lambda signal_number, frame: run.cancel())
     try:

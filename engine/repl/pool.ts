@@ -39,6 +39,7 @@ export type PoolOptions = {
 // the last two only when an agent needs them (each costs a REPL process a fifth of a second or more).
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
+  ["_rlm_ready_queue", "ready_queue.py"],
   ["_rlm_step_code", "step_code.py"],
   ["_rlm_image_values", "image_values.py"],
   ["_rlm_llm_query_arguments", "llm_query_arguments.py"],

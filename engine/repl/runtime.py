@@ -22,6 +22,7 @@ from json import loads as _json_loads
 from pyodide.ffi import can_run_sync, run_sync
 
 from _rlm_llm_query_arguments import NOT_GIVEN, LlmQueryCall, child_request
+from _rlm_ready_queue import ReadyQueue
 from _rlm_step_code import run_step_code
 
 # Agents share this interpreter's modules and may monkeypatch them; the runtime holds its own
@@ -457,12 +458,20 @@ def _on_interrupt(signum, frame) -> None:
     raise StepTimedOut(_timeout_message[0])
 
 
-def configure(timeout_message: str, max_value_bytes: int, is_overdue) -> None:
+def configure(timeout_message: str, max_value_bytes: int, is_overdue, request_run) -> None:
     """Called once by worker.ts: what an agent is told when its step times out, the largest value
-    (max_value_mb) and a function telling whether the supervisor wants a step stopped."""
+    (max_value_mb), a function telling whether the supervisor wants a step stopped, and one that
+    asks for a run_ready() call on a later macrotask."""
     _timeout_message[0] = timeout_message
     _max_value_bytes[0] = max_value_bytes
     _is_overdue[0] = is_overdue
+    _ready_queue[0] = ReadyQueue(_loop, request_run)
+    _install_guards()
+
+
+def run_ready() -> None:
+    """Called by worker.ts when asked to (ready_queue.py): runs the event loop's queued callbacks."""
+    _ready_queue[0].run_ready()
 
 
 def cancel_step(step_id: int) -> None:
@@ -498,6 +507,7 @@ _original_sleep = time.sleep
 
 _loop = asyncio.get_event_loop()
 _loop_create_task = _loop.create_task
+_ready_queue: list[ReadyQueue | None] = [None]  # made by configure()
 
 
 def _create_recorded_task(coroutine, **options):
@@ -525,6 +535,8 @@ def _install_guards() -> None:
     time.sleep = _interruptible_sleep
     signal.signal(signal.SIGINT, _on_interrupt)
     _loop.create_task = _create_recorded_task
+    if _ready_queue[0] is not None:
+        _loop.call_soon = _ready_queue[0].call_soon
 
 
 async def _run_step(step_id: int, agent_id: str, step_number: int, code: str, reporter) -> None:

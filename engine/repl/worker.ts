@@ -274,11 +274,24 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
       "import sys; sys.path.insert(0, '/home/pyodide/rlm'); sys.path.append('/home/pyodide/rlm/packages.zip')",
     );
     runtime = pyodide.pyimport(message.pythonImports[0]);
+    // The event loop's queued callbacks run in batches, one message on this channel a batch
+    // (ready_queue.py); promising, so a callback can suspend through JSPI.
+    const readyChannel = new MessageChannel();
+    const runReady = runtime.run_ready;
+    // run_ready catches what callbacks raise: what still comes out is the interpreter itself failing
+    // (os._exit, a wasm trap). Thrown uncaught, it ends the process, which the engine replaces.
+    readyChannel.port1.onmessage = () =>
+      runReady.callPromising().catch((failure: unknown) =>
+        setTimeout(() => {
+          throw failure;
+        })
+      );
     runtime.configure(
       message.timeoutMessage,
       message.maxValueBytes,
       (stepId: number) =>
         control.subarray(OVERDUE_FIRST_CELL, OVERDUE_FIRST_CELL + OVERDUE_CELLS).includes(stepId),
+      () => readyChannel.port2.postMessage(null),
     );
     for (const name of message.pythonImports.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   );
   const log = new LogWriter(start.log_file, start.run_id, redactor, start.live_events);
   const config = start.config;
-  const workerCount = config.workers > 0 ? config.workers : navigator.hardwareConcurrency;
+  const workerCount = config.workers > 0 ? config.workers : defaultWorkerCount();
   log.write({
     event: "run_start",
     config: { ...config },
@@ -207,3 +207,10 @@ try {
   await hostLinesWritten(); // the events and the result still queued for the host
 }
 Deno.exit(0);
+
+// REPL processes when the config leaves it to the engine: half the cores, at least one. The engine,
+// the host process and the model's client need the rest: on 2 cores one process ran a fan-out of
+// 1,000 in 1.64 s and 381 MB, two processes in 2.10 s and 568 MB (benchmarks/README.md).
+function defaultWorkerCount(): number {
+  return Math.max(1, Math.floor(navigator.hardwareConcurrency / 2));
+}

@@ -100,7 +100,10 @@ def test_c_level_loop_costs_its_worker_and_siblings_survive(scripted_server):
         return repl("FINAL('unreachable')")
 
     server = scripted_server(respond)
-    result = fast_rlm.run("q", config=config_for(server, step_timeout_s=STEP_TIMEOUT_S), verbosity=0)
+    # Two REPL processes: children are placed away from their parent, so the root outlives the one
+    # that held the loop. (With one, the default on 2 cores, every agent on it is lost with it.)
+    config = config_for(server, step_timeout_s=STEP_TIMEOUT_S, workers=2)
+    result = fast_rlm.run("q", config=config, verbosity=0)
 
     values = result["results"]
     assert values[:5] == [0, 2, 4, 6, 8]

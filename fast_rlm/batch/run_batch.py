@@ -34,7 +34,7 @@ OutcomeListener = Callable[[int, RunOutcome], None]
 
 def default_parallel_runs() -> int:
     """One engine per core, at least two: an engine mostly waits on the model, and its REPL
-    processes (one per core by default) are shared by all its agents."""
+    processes are shared by all its agents."""
     return max(2, os.cpu_count() or 1)
 
 

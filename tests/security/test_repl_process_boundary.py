@@ -32,7 +32,13 @@ from tests.security.conftest import (
 )
 
 REPL_PROCESSES = 2
-REPL_ENVIRONMENT = {"DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_NO_PACKAGE_JSON", "NO_COLOR"}
+REPL_ENVIRONMENT = {
+    "DENO_DIR",
+    "DENO_NO_UPDATE_CHECK",
+    "DENO_NO_PACKAGE_JSON",
+    "NO_COLOR",
+    "MALLOC_MMAP_THRESHOLD_",
+}
 # Deno's own SQLite caches: module dependency analysis, Node module analysis, V8 code cache.
 DENO_CACHE_DATABASE = re.compile(r"(dep_analysis|node_analysis|v8_code)_cache_v2(-wal|-shm)?")
 RUNTIME_DESCRIPTORS = {"anon_inode:[eventpoll]", "anon_inode:[eventfd]"}

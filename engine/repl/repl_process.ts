@@ -33,9 +33,12 @@ const STDERR_TAIL_CHARS = 2000;
 const V8_FLAGS = [
   "--disallow-code-generation-from-strings", // js.eval and Function constructors throw EvalError
   // Optimised wasm code only for what runs long: a burst of short steps (a fan-out) otherwise spends
-  // its CPU compiling CPython's hot functions; long computations still get them (measured in
-  // benchmarks/README.md: fan-out 1000 about 25% faster, 40 MB less per process, heavy code as fast).
+  // its CPU compiling CPython's hot functions; long computations still get them. Without inlining,
+  // the interpreter loop (260 KB of optimised code) compiles far faster, and a fan-out of 1,000 no
+  // longer compiles it three times over (speculative inlining, then deopts). Measured on 2 cores
+  // (benchmarks/README.md, "V8 flags"): fan-out 1,000 1.63 -> 1.37 s, a pure-Python loop 5% slower.
   "--wasm-tiering-budget=1000000000",
+  "--no-wasm-inlining",
   "--max-semi-space-size=1", // a small young generation: the JS side of a REPL allocates little
   `--expose-gc-as=${GC_GLOBAL}`, // for worker.ts, once, after the restore; cleared from the globals
 ].join(",");

@@ -41,6 +41,24 @@ export class FrameReader<Message> {
       if (this.buffered === 0) return null;
       throw new FrameError("the stream ended inside a frame header");
     }
+    const [jsonBytes, payloadBytes] = this.takeHeader();
+    if (!(await this.fill(jsonBytes))) throw new FrameError("the stream ended inside a frame");
+    const message = this.takeMessage(jsonBytes);
+    return { message, payload: await this.readPayload(payloadBytes) };
+  }
+
+  // The next frame if it has arrived whole already, without waiting: whoever hands frames on can
+  // pass all that one read brought in one go.
+  nextBuffered(): Frame<Message> | null {
+    if (this.buffered < HEADER_BYTES) return null;
+    const header = new DataView(this.peek(HEADER_BYTES).buffer);
+    if (this.buffered < HEADER_BYTES + header.getUint32(0) + header.getUint32(4)) return null;
+    const [jsonBytes, payloadBytes] = this.takeHeader();
+    const message = this.takeMessage(jsonBytes);
+    return { message, payload: this.take(payloadBytes) };
+  }
+
+  private takeHeader(): [number, number] {
     const header = new DataView(this.take(HEADER_BYTES).buffer);
     const jsonBytes = header.getUint32(0);
     const payloadBytes = header.getUint32(4);
@@ -49,14 +67,30 @@ export class FrameReader<Message> {
         `a frame of ${jsonBytes + payloadBytes} bytes is over the cap of ${this.maxFrameBytes}`,
       );
     }
-    if (!(await this.fill(jsonBytes))) throw new FrameError("the stream ended inside a frame");
-    let message: Message;
+    return [jsonBytes, payloadBytes];
+  }
+
+  private takeMessage(jsonBytes: number): Message {
     try {
-      message = JSON.parse(decoder.decode(this.take(jsonBytes)));
+      return JSON.parse(decoder.decode(this.take(jsonBytes)));
     } catch {
       throw new FrameError("a frame's message is not JSON");
     }
-    return { message, payload: await this.readPayload(payloadBytes) };
+  }
+
+  // The first `bytes` buffered bytes, left in the buffer.
+  private peek(bytes: number): Uint8Array {
+    const first = this.chunks[0];
+    if (first.length >= bytes) return first.slice(0, bytes);
+    const peeked = new Uint8Array(bytes);
+    let filled = 0;
+    for (const chunk of this.chunks) {
+      const part = Math.min(bytes - filled, chunk.length);
+      peeked.set(chunk.subarray(0, part), filled);
+      filled += part;
+      if (filled === bytes) break;
+    }
+    return peeked;
   }
 
   // The payload is copied into its own buffer as the chunks arrive, and each chunk is let go at once:

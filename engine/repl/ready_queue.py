@@ -20,9 +20,12 @@ _Handle = asyncio.Handle
 
 
 class ReadyQueue:
-    def __init__(self, loop, request_run) -> None:
+    def __init__(self, loop, request_run, before_callback) -> None:
         self._loop = loop
         self._request_run = request_run  # asks worker.ts for a run_ready() call on a later macrotask
+        # Sends worker.ts's waiting messages: what earlier callbacks produced (a step's outcome) must
+        # not wait on the code of the next one.
+        self._before_callback = before_callback
         self._ready: deque = deque()
         self._run_requested = False
 
@@ -52,6 +55,7 @@ class ReadyQueue:
             handle = ready.popleft()
             if handle._cancelled:
                 continue
+            self._before_callback()
             try:
                 handle._run()
             except BaseException:  # noqa: BLE001

@@ -458,14 +458,14 @@ def _on_interrupt(signum, frame) -> None:
     raise StepTimedOut(_timeout_message[0])
 
 
-def configure(timeout_message: str, max_value_bytes: int, is_overdue, request_run) -> None:
+def configure(timeout_message: str, max_value_bytes: int, is_overdue, request_run, flush_messages) -> None:
     """Called once by worker.ts: what an agent is told when its step times out, the largest value
-    (max_value_mb), a function telling whether the supervisor wants a step stopped, and one that
-    asks for a run_ready() call on a later macrotask."""
+    (max_value_mb), a function telling whether the supervisor wants a step stopped, one that asks
+    for a run_ready() call on a later macrotask, and one that sends the messages waiting to go."""
     _timeout_message[0] = timeout_message
     _max_value_bytes[0] = max_value_bytes
     _is_overdue[0] = is_overdue
-    _ready_queue[0] = ReadyQueue(_loop, request_run)
+    _ready_queue[0] = ReadyQueue(_loop, request_run, flush_messages)
     _install_guards()
 
 

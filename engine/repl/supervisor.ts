@@ -6,7 +6,7 @@
 //
 // Nothing here trusts the worker: whatever it posts is framed and sent on, and the engine checks it.
 // Its HTTP requests are performed here (http_relay.ts), within the process's network grant.
-import { FrameReader, FrameWriter } from "./frames.ts";
+import { type Frame, FrameReader, FrameWriter } from "./frames.ts";
 import { HttpRelay } from "./http_relay.ts";
 import {
   CONTROL_CELLS,
@@ -57,8 +57,13 @@ const worker = new Worker(new URL("./worker.ts", import.meta.url), {
 });
 let httpRelay: HttpRelay | null = null; // made on init, which says how large a response may be
 
-worker.onmessage = (event: MessageEvent<FromWorker>) => {
-  const message = event.data;
+// The worker posts its messages in batches (worker.ts); each goes on to the engine as a frame, and the
+// frames of one batch leave in one write (frames.ts).
+worker.onmessage = (event: MessageEvent<FromWorker[]>) => {
+  for (const message of event.data) fromWorker(message);
+};
+
+function fromWorker(message: FromWorker): void {
   switch (message.kind) {
     case "snapshot":
       return toEngine.send({ kind: "snapshot" }, message.bytes);
@@ -86,7 +91,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     default:
       return toEngine.send(message);
   }
-};
+}
 // An uncaught error in the worker (the interpreter died) ends the process: the engine sees the exit
 // and replaces it.
 worker.onerror = (event) => {
@@ -140,30 +145,51 @@ function stopInterrupting(stepId: number): void {
   }
 }
 
+// Messages for the worker wait for the end of the current turn and go in one postMessage: a read from
+// the engine's pipe often brings many frames (a fan-out's children), and each postMessage wakes the
+// worker once.
+let toWorker: ToWorker[] = [];
+let toWorkerTransfer: Transferable[] = [];
+
 function post(message: ToWorker, transfer: Transferable[] = []): void {
-  worker.postMessage(message, transfer);
+  if (toWorker.length === 0) queueMicrotask(flushToWorker);
+  toWorker.push(message);
+  toWorkerTransfer.push(...transfer);
+}
+
+function flushToWorker(): void {
+  worker.postMessage(toWorker, toWorkerTransfer);
+  toWorker = [];
+  toWorkerTransfer = [];
+}
+
+function fromEngineFrame(frame: Frame<ToReplProcess>): void {
+  const message = frame.message;
+  switch (message.kind) {
+    case "init":
+      httpRelay = new HttpRelay(
+        message.maxValueBytes,
+        (reply) => post(reply, reply.ok ? [reply.body.buffer as ArrayBuffer] : []),
+      );
+      post({ ...message, control: controlBuffer, clockOrigin });
+      break;
+    case "create_agent":
+      post({ ...message, contextBytes: frame.payload }, [frame.payload.buffer as ArrayBuffer]);
+      break;
+    case "overdue_step":
+      markOverdue(message.stepId);
+      break;
+    default:
+      post(message);
+  }
 }
 
 // ---- messages from the engine --------------------------------------------------------------------
 try {
   for (let frame = await fromEngine.next(); frame !== null; frame = await fromEngine.next()) {
-    const message = frame.message;
-    switch (message.kind) {
-      case "init":
-        httpRelay = new HttpRelay(
-          message.maxValueBytes,
-          (reply) => post(reply, reply.ok ? [reply.body.buffer as ArrayBuffer] : []),
-        );
-        post({ ...message, control: controlBuffer, clockOrigin });
-        break;
-      case "create_agent":
-        post({ ...message, contextBytes: frame.payload }, [frame.payload.buffer as ArrayBuffer]);
-        break;
-      case "overdue_step":
-        markOverdue(message.stepId);
-        break;
-      default:
-        post(message);
+    fromEngineFrame(frame);
+    for (let more = fromEngine.nextBuffered(); more !== null; more = fromEngine.nextBuffered()) {
+      fromEngineFrame(more);
     }
   }
 } catch {

@@ -44,12 +44,36 @@ const pendingRequests = new Map<number, (replyJson: string) => void>();
 let nextHttpRequestId = 0;
 const pendingHttp = new Map<number, (reply: HttpReply) => void>();
 
-// Bound now, before agent code could replace the global.
+// Bound now, before agent code could replace the globals.
 const postToSupervisor = self.postMessage.bind(self);
-const post = (message: FromWorker, transfer: Transferable[] = []) => postToSupervisor(message, transfer);
+const queueTask = queueMicrotask.bind(globalThis);
 
-self.onmessage = async (event: MessageEvent<ToWorker>) => {
-  const message = event.data;
+// Messages for the supervisor wait in an outbox and go in one postMessage: at the end of the current
+// turn, when a step starts (its outcome must not wait on the next step's code), and before each batch
+// callback of the event loop (runtime.py), so a finished step's outcome never waits on code that runs
+// on after it.
+let outbox: FromWorker[] = [];
+let outboxTransfer: Transferable[] = [];
+
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  if (outbox.length === 0) queueTask(flushOutbox);
+  outbox.push(message);
+  outboxTransfer.push(...transfer);
+}
+
+function flushOutbox(): void {
+  if (outbox.length === 0) return;
+  postToSupervisor(outbox, outboxTransfer);
+  outbox = [];
+  outboxTransfer = [];
+}
+
+// The supervisor posts what the engine sent in batches (supervisor.ts).
+self.onmessage = (event: MessageEvent<ToWorker[]>) => {
+  for (const message of event.data) receive(message);
+};
+
+async function receive(message: ToWorker): Promise<void> {
   switch (message.kind) {
     case "init":
       return await init(message);
@@ -102,7 +126,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return settle?.(message);
     }
   }
-};
+}
 
 // An agent's line to the engine, bound to its id here, so the runtime hands each agent only its own.
 function channelFor(agentId: string) {
@@ -122,7 +146,11 @@ function stepReporter(stepId: number) {
   let done = false;
   return {
     started: () => {
-      if (!started) post({ kind: "step_started", stepId });
+      if (!started) {
+        // At once: the engine must know the step began even if its code then holds the worker.
+        post({ kind: "step_started", stepId });
+        flushOutbox();
+      }
       started = true;
     },
     done: (outcomeJson: string) => {
@@ -292,6 +320,7 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
       (stepId: number) =>
         control.subarray(OVERDUE_FIRST_CELL, OVERDUE_FIRST_CELL + OVERDUE_CELLS).includes(stepId),
       () => readyChannel.port2.postMessage(null),
+      flushOutbox,
     );
     for (const name of message.pythonImports.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);

@@ -50,7 +50,30 @@ async function main(): Promise<void> {
     ...Object.values(start.env_variables),
     ...mcpSecrets(start.mcp_servers),
   ]);
+  const config = start.config;
+  const workerCount = config.workers > 0 ? config.workers : defaultWorkerCount();
+  const launch = replLaunchFrom(start.repl_launch, config.allow_net);
+  let run: Run | null = null;
+  // The REPL processes start first: they restore their interpreters (0.4 s) while the query, up to
+  // hundreds of MB, arrives and is checked and logged. A failure is reported once the log is open.
+  const poolStarting = ensureSnapshot(launch, start.snapshot_file).then(() =>
+    new ReplPool(
+      {
+        launch,
+        snapshotFile: start.snapshot_file,
+        size: workerCount,
+        stepTimeoutSeconds: config.step_timeout_s,
+        memoryLimitMb: config.repl_memory_mb,
+        maxValueBytes: config.max_value_mb * 1024 * 1024,
+        environment: start.env_variables,
+      },
+      (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
+    )
+  );
+  poolStarting.catch(() => {}); // awaited below, inside the run's error handling
   const queryFrame = await host.readFrame(start.query_frame.bytes);
+  // Its digest (100 ms for 100 MB) is computed off this thread while the context is checked.
+  const queryRecord = recordedQuery(queryFrame, start.query_frame.is_text);
   const query = contextFromFrame(
     queryFrame,
     // enable_structured_io: false shows a dict or list query to the agent as its JSON text.
@@ -58,8 +81,6 @@ async function main(): Promise<void> {
     redactor,
   );
   const log = new LogWriter(start.log_file, start.run_id, redactor, start.live_events);
-  const config = start.config;
-  const workerCount = config.workers > 0 ? config.workers : defaultWorkerCount();
   log.write({
     event: "run_start",
     config: { ...config },
@@ -69,21 +90,19 @@ async function main(): Promise<void> {
     instruction: start.instruction,
     workers: workerCount,
     unpriced_models: unpricedModels(config, start.agents),
-    ...await recordedQuery(queryFrame, start.query_frame.is_text),
+    ...await queryRecord,
     mode: start.mode,
     output_schema: start.output_schema,
     llm_kwargs: { run: start.llm_kwargs, root: start.root_llm_kwargs, sub: start.sub_llm_kwargs },
     ...start.lineage,
   });
 
-  let run: Run | null = null;
   let pool: ReplPool | null = null;
   let runTimer: ReturnType<typeof setTimeout> | undefined;
   // Connects servers on first use; closed below on every exit path, which reaps stdio servers.
   const mcp = await openMcp(start.mcp_servers, config.mcp_timeout_s);
   try {
-    const launch = replLaunchFrom(start.repl_launch, config.allow_net);
-    await ensureSnapshot(launch, start.snapshot_file);
+    pool = await poolStarting;
     const redact = (text: string) => redactor.redact(text);
     const transport = { timeoutSeconds: config.llm_timeout_s, maxRetries: config.llm_max_retries, redact };
     const promptCaching = config.prompt_caching;
@@ -104,18 +123,6 @@ async function main(): Promise<void> {
     const hostModels = new HostModelClient({ timeoutSeconds: config.llm_timeout_s, redact });
     const llm = new ModelRouter(providers, hostModels, new Set(start.host_models));
     const models = config.cache_dir === null ? llm : new ResponseCache(config.cache_dir, llm);
-    pool = new ReplPool(
-      {
-        launch,
-        snapshotFile: start.snapshot_file,
-        size: workerCount,
-        stepTimeoutSeconds: config.step_timeout_s,
-        memoryLimitMb: config.repl_memory_mb,
-        maxValueBytes: config.max_value_mb * 1024 * 1024,
-        environment: start.env_variables,
-      },
-      (agentId, requestKind, payload) => run!.handleAgentRequest(agentId, requestKind, payload),
-    );
     const hostFunctions = new HostFunctionBridge(new Set(start.host_functions.map((fn) => fn.name)));
     run = new Run({
       config,

@@ -7,7 +7,7 @@ import pytest
 
 import fast_rlm
 from fast_rlm.scripted.server import repl
-from tests.conftest import config_for
+from tests.conftest import config_for, read_log
 
 BYTES_PER_MB = 1024 * 1024
 
@@ -31,3 +31,16 @@ def test_a_context_over_repl_memory_fails_the_run_once(scripted_server):
 
     assert "repl_memory_mb=300" in str(raised.value)
     assert server.request_count <= 1  # the root never got a REPL to run its first reply in
+
+
+@pytest.mark.parametrize("lead", ["", "a", "ab", "abc"])
+def test_the_size_an_agent_is_told_counts_characters_as_python_does(scripted_server, lead):
+    # 1-, 2-, 3- and 4-byte UTF-8 characters, after a lead that moves them across 4-byte boundaries:
+    # the engine counts code points a word at a time, and must agree with len() in the REPL.
+    text = lead + "é日𝄞x" * 1001 + "ß"
+    server = scripted_server(lambda request: repl("FINAL(len(context))"))
+    result = fast_rlm.run(text, config=config_for(server), verbosity=0)
+
+    start = read_log(result["log_file"])[0]
+    assert start["query_chars"] == len(text) == result["results"]
+    assert f"a str of {len(text)} characters" in server.requests[0]["messages"][1]["content"]

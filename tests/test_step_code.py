@@ -5,7 +5,7 @@ and an error names the line it happened on."""
 from __future__ import annotations
 
 import fast_rlm
-from fast_rlm.scripted.server import call_number, repl
+from fast_rlm.scripted.server import call_number, first_user_message, repl
 from tests.conftest import config_for, events_of, read_log
 
 
@@ -64,3 +64,26 @@ def test_an_error_names_its_line_and_a_syntax_error_is_reported(scripted_server)
     assert 'File "<agent root step 2>", line 1' in steps[1]["error"] and "SyntaxError" in steps[1]["error"]
     assert 'File "<agent root step 3>", line 3, in <module>' in steps[2]["error"]
     assert steps[2]["error"].endswith("ZeroDivisionError: division by zero")
+
+
+# The same code in every child, failing inside a function it defines: compiled once, it must still
+# name each agent's own step, in the step's frame and in the function's.
+SHARED_FAILING_CODE = "def half(n):\n    return n / 0\nFINAL(half(context))"
+
+
+def test_agents_running_the_same_code_each_see_their_own_step_in_tracebacks(scripted_server):
+    def respond(request):
+        if "half" in first_user_message(request):
+            return repl(SHARED_FAILING_CODE) if call_number(request) == 1 else repl("FINAL('seen')")
+        return repl("FINAL(await batch_llm_query(*[llm_query(n, 'half it') for n in range(3)]))")
+
+    server = scripted_server(respond)
+    result = fast_rlm.run("q", config=config_for(server), verbosity=0)
+
+    assert result["results"] == ["seen"] * 3
+    steps = events_of(read_log(result["log_file"]), "code_step")
+    errors = {step["agent_id"]: step["error"] for step in steps if step["error"]}
+    for child in ("root.0", "root.1", "root.2"):
+        assert f'File "<agent {child} step 1>", line 3, in <module>' in errors[child]
+        assert f'File "<agent {child} step 1>", line 2, in half' in errors[child]
+        assert errors[child].endswith("ZeroDivisionError: division by zero")

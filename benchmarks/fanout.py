@@ -459,7 +459,7 @@ def parse_arguments() -> argparse.Namespace:
         "--workers",
         type=int,
         default=None,
-        help="interpreter workers for the engine (default: the config's, one per core)",
+        help="REPL processes for the engine (default: the config's, half the cores, at least one)",
     )
     parser.add_argument(
         "--max-concurrency",
@@ -518,7 +518,8 @@ def run_benchmark(arguments: argparse.Namespace, log_dir: Path) -> int:
         flush=True,
     )
     print(
-        f"engine config: workers={workers} (0 = one per core), max_concurrency={max_concurrency}, "
+        f"engine config: workers={workers} (0 = half the cores, at least one), "
+        f"max_concurrency={max_concurrency}, "
         f"scripted server and engine share this machine's cores"
     )
     print(f"load average before the runs: {load_average()}; other work on the machine skews the figures")

@@ -147,7 +147,9 @@ def test_runs_in_flight_share_the_cores_unless_the_config_sets_workers(scripted_
     server = scripted_server(lambda request: SQUARE)
 
     def workers_of(outcomes: list) -> set[int]:
-        return {events_of(read_log(outcome["log_file"]), "run_start")[0]["workers"] for outcome in outcomes}
+        """The REPL processes each run was given: set in its config, not left to the engine (0)."""
+        starts = [events_of(read_log(outcome["log_file"]), "run_start")[0] for outcome in outcomes]
+        return {start["config"]["workers"] for start in starts}
 
     shared = fast_rlm.run_batch(
         [[2], [3]], max_parallel_runs=2, config=config_for(server), log_dir=tmp_path / "a", verbosity=0

@@ -109,3 +109,30 @@ export type StepOutcome = {
   final_json: string | null;
   session_state?: unknown; // a session root's namespace after the step (engine/repl/session_state.py)
 };
+
+// Messages between the supervisor and its worker wait for the end of the current turn and cross in
+// one postMessage (each wakes the other thread once): a read from the engine's pipe often brings many
+// frames, and a batch of steps many outcomes. `flush` sends what waits at once.
+export class PostBatch<Message> {
+  private messages: Message[] = [];
+  private transfer: Transferable[] = [];
+
+  constructor(
+    private postAll: (messages: Message[], transfer: Transferable[]) => void,
+    private queueTask: (task: () => void) => void,
+  ) {}
+
+  add(message: Message, transfer: Transferable[] = []): void {
+    if (this.messages.length === 0) this.queueTask(() => this.flush());
+    this.messages.push(message);
+    this.transfer.push(...transfer);
+  }
+
+  flush(): void {
+    if (this.messages.length === 0) return;
+    const [messages, transfer] = [this.messages, this.transfer];
+    this.messages = [];
+    this.transfer = [];
+    this.postAll(messages, transfer);
+  }
+}

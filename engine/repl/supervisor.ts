@@ -16,6 +16,7 @@ import {
   INTERRUPT_CELL,
   OVERDUE_CELLS,
   OVERDUE_FIRST_CELL,
+  PostBatch,
   type ToReplProcess,
   type ToWorker,
 } from "./repl_messages.ts";
@@ -145,22 +146,14 @@ function stopInterrupting(stepId: number): void {
   }
 }
 
-// Messages for the worker wait for the end of the current turn and go in one postMessage: a read from
-// the engine's pipe often brings many frames (a fan-out's children), and each postMessage wakes the
-// worker once.
-let toWorker: ToWorker[] = [];
-let toWorkerTransfer: Transferable[] = [];
+// Messages for the worker: all the frames one read brought go in one postMessage (repl_messages.ts).
+const toWorker = new PostBatch<ToWorker>(
+  (messages, transfer) => worker.postMessage(messages, transfer),
+  (task) => queueMicrotask(task),
+);
 
 function post(message: ToWorker, transfer: Transferable[] = []): void {
-  if (toWorker.length === 0) queueMicrotask(flushToWorker);
-  toWorker.push(message);
-  toWorkerTransfer.push(...transfer);
-}
-
-function flushToWorker(): void {
-  worker.postMessage(toWorker, toWorkerTransfer);
-  toWorker = [];
-  toWorkerTransfer = [];
+  toWorker.add(message, transfer);
 }
 
 function fromEngineFrame(frame: Frame<ToReplProcess>): void {

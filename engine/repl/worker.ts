@@ -20,6 +20,7 @@ import {
   type HttpReply,
   OVERDUE_CELLS,
   OVERDUE_FIRST_CELL,
+  PostBatch,
   type ToWorker,
 } from "./repl_messages.ts";
 
@@ -52,21 +53,9 @@ const queueTask = queueMicrotask.bind(globalThis);
 // turn, when a step starts (its outcome must not wait on the next step's code), and before each batch
 // callback of the event loop (runtime.py), so a finished step's outcome never waits on code that runs
 // on after it.
-let outbox: FromWorker[] = [];
-let outboxTransfer: Transferable[] = [];
-
-function post(message: FromWorker, transfer: Transferable[] = []): void {
-  if (outbox.length === 0) queueTask(flushOutbox);
-  outbox.push(message);
-  outboxTransfer.push(...transfer);
-}
-
-function flushOutbox(): void {
-  if (outbox.length === 0) return;
-  postToSupervisor(outbox, outboxTransfer);
-  outbox = [];
-  outboxTransfer = [];
-}
+const outbox = new PostBatch<FromWorker>(postToSupervisor, queueTask);
+const post = (message: FromWorker, transfer: Transferable[] = []) => outbox.add(message, transfer);
+const flushOutbox = () => outbox.flush();
 
 // The supervisor posts what the engine sent in batches (supervisor.ts).
 self.onmessage = (event: MessageEvent<ToWorker[]>) => {

@@ -52,6 +52,9 @@ const PYTHON_MODULES: [string, string][] = [
   ["_rlm_session_state", "session_state.py"],
 ].map(([name, file]) => [name, Deno.readTextFileSync(new URL(`./${file}`, import.meta.url))]);
 const IMPORTED_LATER = new Set(["_rlm_http_clients", "_rlm_session_state"]);
+// Imported into the snapshot, in this order (the runtime first): a process then starts with them in
+// place instead of compiling them (35 ms of a REPL process's start).
+const PYTHON_IMPORTS = PYTHON_MODULES.map(([name]) => name).filter((name) => !IMPORTED_LATER.has(name));
 export const PYODIDE_DIR = new URL(".", import.meta.resolve("pyodide")).pathname;
 
 // How REPL processes start, from the paths the host sent and the run's allow_net.
@@ -135,7 +138,7 @@ export async function ensureSnapshot(launch: ReplLaunch, snapshotFile: string): 
     maker.ended.then((why) =>
       reject(replError(`cannot make the interpreter snapshot: ${why}${maker.stderrNote()}`))
     );
-    maker.sendNow({ kind: "make_snapshot" });
+    maker.sendNow({ kind: "make_snapshot", pythonModules: PYTHON_MODULES, pythonImports: PYTHON_IMPORTS });
   });
   const temporary = `${snapshotFile}.${crypto.randomUUID()}.tmp`;
   Deno.writeFileSync(temporary, bytes);
@@ -178,7 +181,7 @@ export class ReplPool {
       snapshotFile: this.options.snapshotFile,
       pythonPackagesFile: this.options.launch.pythonPackagesFile,
       pythonModules: PYTHON_MODULES,
-      pythonImports: PYTHON_MODULES.map(([name]) => name).filter((name) => !IMPORTED_LATER.has(name)),
+      pythonImports: PYTHON_IMPORTS,
       environmentJson: JSON.stringify(this.options.environment),
       timeoutMessage:
         `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +

@@ -31,7 +31,8 @@ export type ToReplProcess =
     timeoutMessage: string;
     maxValueBytes: number;
   }
-  | { kind: "make_snapshot" }
+  // The interpreter after importing the runtime's modules (name -> source), saved for every process.
+  | { kind: "make_snapshot"; pythonModules: [string, string][]; pythonImports: string[] }
   | { kind: "create_agent"; agentId: string; contextIsText: boolean; setupJson: string } // payload: context
   | { kind: "run_step"; stepId: number; agentId: string; stepNumber: number; code: string }
   | { kind: "overdue_step"; stepId: number } // past step_timeout_s: cancel it, or interrupt it
@@ -53,7 +54,7 @@ export type FromReplProcess =
 // Supervisor -> worker: what the engine sent, with the payload moved into the message.
 export type ToWorker =
   | (Extract<ToReplProcess, { kind: "init" }> & { control: SharedArrayBuffer; clockOrigin: number })
-  | { kind: "make_snapshot" }
+  | Extract<ToReplProcess, { kind: "make_snapshot" }>
   | {
     kind: "create_agent";
     agentId: string;

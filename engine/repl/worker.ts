@@ -67,7 +67,7 @@ async function receive(message: ToWorker): Promise<void> {
     case "init":
       return await init(message);
     case "make_snapshot":
-      return await makeSnapshot();
+      return await makeSnapshot(message);
     case "create_agent": {
       let error: string | null = null;
       try {
@@ -236,10 +236,22 @@ function sealProcessGlobals(): void {
   for (const name of SEALED_DENO_MEMBERS) seal(Deno, name);
 }
 
-async function makeSnapshot(): Promise<void> {
+// The runtime's modules go where every process finds them; imported here, they are in the snapshot.
+const MODULES_DIR = "/home/pyodide/rlm";
+
+function writeModules(interpreter: PyodideAPI, modules: [string, string][]): void {
+  interpreter.FS.mkdirTree(MODULES_DIR);
+  for (const [name, source] of modules) interpreter.FS.writeFile(`${MODULES_DIR}/${name}.py`, source);
+}
+
+async function makeSnapshot(message: Extract<ToWorker, { kind: "make_snapshot" }>): Promise<void> {
   try {
-    // The bare interpreter: nothing imported beyond what Pyodide loads itself.
+    // The interpreter with the runtime's modules imported (their import-time code only defines and
+    // registers; nothing run-specific happens before configure()).
     const fresh = await loadPyodide({ _makeSnapshot: true } as any);
+    writeModules(fresh, message.pythonModules);
+    fresh.runPython(`import sys; sys.path.insert(0, '${MODULES_DIR}')`);
+    for (const name of message.pythonImports) fresh.pyimport(name);
     post({ kind: "snapshot", bytes: (fresh as any).makeMemorySnapshot() });
   } catch (error) {
     post({ kind: "init_failed", message: String(error instanceof Error ? error.stack : error) });
@@ -282,14 +294,11 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     const beat = () => Atomics.store(control, HEARTBEAT_CELL, Date.now() - message.clockOrigin);
     beat();
     setInterval(beat, HEARTBEAT_INTERVAL_MS);
-    pyodide.FS.mkdirTree("/home/pyodide/rlm");
-    for (const [name, source] of message.pythonModules) {
-      pyodide.FS.writeFile(`/home/pyodide/rlm/${name}.py`, source);
-    }
-    pyodide.FS.writeFile("/home/pyodide/rlm/packages.zip", Deno.readFileSync(message.pythonPackagesFile));
-    pyodide.runPython(
-      "import sys; sys.path.insert(0, '/home/pyodide/rlm'); sys.path.append('/home/pyodide/rlm/packages.zip')",
-    );
+    // The snapshot has the modules imported and their directory on sys.path; the files are written
+    // again for those imported later and for tracebacks.
+    writeModules(pyodide, message.pythonModules);
+    pyodide.FS.writeFile(`${MODULES_DIR}/packages.zip`, Deno.readFileSync(message.pythonPackagesFile));
+    pyodide.runPython(`import sys; sys.path.append('${MODULES_DIR}/packages.zip')`);
     runtime = pyodide.pyimport(message.pythonImports[0]);
     // The event loop's queued callbacks run in batches, one message on this channel a batch
     // (ready_queue.py); promising, so a callback can suspend through JSPI.

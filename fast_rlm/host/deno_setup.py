@@ -67,7 +67,22 @@ def deno_dir() -> Path:
 
 # The code that boots an interpreter and takes its snapshot: the snapshot holds what it did, so a
 # change to it (a newer fast-rlm with the same Pyodide and Deno) must not reuse an older snapshot.
-SNAPSHOT_MAKERS = ("repl/worker.ts", "repl/supervisor.ts", "repl/repl_messages.ts")
+# What goes into the interpreter snapshot: the code that makes it, and the runtime's Python modules,
+# imported into it (engine/repl/pool.ts). A change to any of them names a new snapshot.
+SNAPSHOT_MAKERS = (
+    "repl/worker.ts",
+    "repl/supervisor.ts",
+    "repl/repl_messages.ts",
+    "repl/pool.ts",
+    "repl/runtime.py",
+    "repl/ready_queue.py",
+    "repl/step_code.py",
+    "repl/image_values.py",
+    "repl/llm_query_arguments.py",
+    "repl/agent_setup.py",
+    "repl/mcp_functions.py",
+    "repl/http_hooks.py",
+)
 
 
 def snapshot_file() -> Path:

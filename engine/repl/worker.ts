@@ -246,8 +246,8 @@ function writeModules(interpreter: PyodideAPI, modules: [string, string][]): voi
 
 async function makeSnapshot(message: Extract<ToWorker, { kind: "make_snapshot" }>): Promise<void> {
   try {
-    // The interpreter with the runtime's modules imported (their import-time code only defines and
-    // registers; nothing run-specific happens before configure()).
+    // The interpreter with the runtime's modules imported: what they set up at import is the same for
+    // every run; the run's own settings arrive with configure().
     const fresh = await loadPyodide({ _makeSnapshot: true } as any);
     writeModules(fresh, message.pythonModules);
     fresh.runPython(`import sys; sys.path.insert(0, '${MODULES_DIR}')`);

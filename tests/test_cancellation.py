@@ -141,3 +141,36 @@ def test_an_engine_killed_from_outside_still_leaves_a_closed_log(scripted_server
     assert closing["event"] == "run_end" and closing["status"] == "error"
     assert closing["error"]["type"] == "EngineCrashError" and closing["usage"]["cost"] is None
     assert isinstance(events[-1], fast_rlm.events.RunEnd) and events[-1].status == "error"
+
+
+def _handler_seen_during_a_run(scripted_server) -> object:
+    """The SIGINT handler in place while run() waits on the model."""
+    seen = []
+
+    def respond(request):
+        seen.append(signal.getsignal(signal.SIGINT))
+        return repl("FINAL(1)")
+
+    fast_rlm.run("q", config=config_for(scripted_server(respond)), verbosity=0)
+    return seen[0]
+
+
+def test_run_takes_ctrl_c_over_from_the_default_handler_and_gives_it_back(scripted_server):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    during = _handler_seen_during_a_run(scripted_server)
+    assert during is not signal.default_int_handler and callable(during)  # Ctrl-C cancels the run
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("kind", ["the caller's own", "ignored"])
+def test_run_leaves_a_handler_it_did_not_install_in_place(scripted_server, kind):
+    def own_handler(signal_number, frame):
+        pass
+
+    handler = own_handler if kind == "the caller's own" else signal.SIG_IGN
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        assert _handler_seen_during_a_run(scripted_server) is handler
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -73,3 +73,8 @@ def test_a_change_to_the_code_that_takes_the_snapshot_makes_a_new_one(monkeypatc
         worker.write("\n// changed\n")
     assert deno_setup.snapshot_file() != before
     assert deno_setup.snapshot_file().parent == before.parent
+    # The runtime's modules are imported into the snapshot too.
+    after_worker = deno_setup.snapshot_file()
+    with (copied / "repl" / "step_code.py").open("a") as module:
+        module.write("\n# changed\n")
+    assert deno_setup.snapshot_file() != after_worker

@@ -35,8 +35,8 @@ export type PoolOptions = {
 };
 
 // The Python side of a REPL, written into every interpreter's files: the runtime first, then the
-// modules it imports and those that add to agents' namespaces, imported when the process starts;
-// the last two only when an agent needs them (each costs a REPL process a fifth of a second or more).
+// modules it imports and those that add to agents' namespaces, imported into the snapshot; the last
+// two only when an agent needs them (each costs a REPL process a fifth of a second or more).
 const PYTHON_MODULES: [string, string][] = [
   ["_rlm_runtime", "runtime.py"],
   ["_rlm_ready_queue", "ready_queue.py"],
@@ -181,7 +181,7 @@ export class ReplPool {
       snapshotFile: this.options.snapshotFile,
       pythonPackagesFile: this.options.launch.pythonPackagesFile,
       pythonModules: PYTHON_MODULES,
-      pythonImports: PYTHON_IMPORTS,
+      runtimeModule: PYTHON_IMPORTS[0],
       environmentJson: JSON.stringify(this.options.environment),
       timeoutMessage:
         `the step ran longer than step_timeout_s=${this.options.stepTimeoutSeconds}s (time spent ` +

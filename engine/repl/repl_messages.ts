@@ -26,7 +26,7 @@ export type ToReplProcess =
     snapshotFile: string;
     pythonPackagesFile: string; // a zip of pure-Python packages, put on sys.path
     pythonModules: [string, string][]; // name -> source, written into the interpreter's files
-    pythonImports: string[]; // the modules imported at start, in order; the first is the runtime itself
+    runtimeModule: string; // imported into the snapshot with the others (make_snapshot)
     environmentJson: string;
     timeoutMessage: string;
     maxValueBytes: number;

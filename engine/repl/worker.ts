@@ -299,7 +299,7 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
     writeModules(pyodide, message.pythonModules);
     pyodide.FS.writeFile(`${MODULES_DIR}/packages.zip`, Deno.readFileSync(message.pythonPackagesFile));
     pyodide.runPython(`import sys; sys.path.append('${MODULES_DIR}/packages.zip')`);
-    runtime = pyodide.pyimport(message.pythonImports[0]);
+    runtime = pyodide.pyimport(message.runtimeModule);
     // The event loop's queued callbacks run in batches, one message on this channel a batch
     // (ready_queue.py); promising, so a callback can suspend through JSPI.
     const readyChannel = new MessageChannel();
@@ -320,7 +320,6 @@ async function init(message: Extract<ToWorker, { kind: "init" }>): Promise<void>
       () => readyChannel.port2.postMessage(null),
       flushOutbox,
     );
-    for (const name of message.pythonImports.slice(1)) pyodide.pyimport(name);
     runtime.set_environment(message.environmentJson);
     // The runtime has bound what it needs; agent code must not reach Pyodide's loaders, FS mounts
     // or interrupt buffer.

@@ -84,6 +84,14 @@ other commands:
 """
 
 
+# Whole-number config keys that have a flag: (flag, key, least value, what it limits).
+_LIMIT_FLAGS = (
+    ("--max-depth", "max_depth", 0, "how deep children may nest"),
+    ("--max-calls", "max_calls_per_subagent", 1, "model calls per agent"),
+    ("--max-global-calls", "max_llm_calls", 1, "model requests in the whole run, retries included"),
+)
+
+
 def _query_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fast-rlm",
@@ -106,27 +114,9 @@ def _query_parser() -> argparse.ArgumentParser:
     overrides.add_argument(
         "--sub-agent", dest="sub_agent", type=_model_name, metavar="MODEL", help="the child agents' model"
     )
-    overrides.add_argument(
-        "--max-depth",
-        dest="max_depth",
-        type=_at_least(0),
-        metavar="N",
-        help="how deep children may nest (max_depth)",
-    )
-    overrides.add_argument(
-        "--max-calls",
-        dest="max_calls_per_subagent",
-        type=_at_least(1),
-        metavar="N",
-        help="model calls per agent (max_calls_per_subagent)",
-    )
-    overrides.add_argument(
-        "--max-global-calls",
-        dest="max_llm_calls",
-        type=_at_least(1),
-        metavar="N",
-        help="model requests in the whole run, retries included (max_llm_calls)",
-    )
+    for flag, key, minimum, meaning in _LIMIT_FLAGS:
+        limit = _at_least(minimum)
+        overrides.add_argument(flag, dest=key, type=limit, metavar="N", help=f"{meaning} ({key})")
     parser.add_argument("--prefix", help="log file name prefix")
     parser.add_argument("--log-dir", help="where the JSONL log goes (default ./logs)")
     parser.add_argument(

@@ -65,30 +65,20 @@ def deno_dir() -> Path:
     return (cache_dir() / "deno").resolve()
 
 
-# The code that boots an interpreter and takes its snapshot: the snapshot holds what it did, so a
-# change to it (a newer fast-rlm with the same Pyodide and Deno) must not reuse an older snapshot.
-# What goes into the interpreter snapshot: the code that makes it, and the runtime's Python modules,
-# imported into it (engine/repl/pool.ts). A change to any of them names a new snapshot.
-SNAPSHOT_MAKERS = (
-    "repl/worker.ts",
-    "repl/supervisor.ts",
-    "repl/repl_messages.ts",
-    "repl/pool.ts",
-    "repl/runtime.py",
-    "repl/ready_queue.py",
-    "repl/step_code.py",
-    "repl/image_values.py",
-    "repl/llm_query_arguments.py",
-    "repl/agent_setup.py",
-    "repl/mcp_functions.py",
-    "repl/http_hooks.py",
-)
+# What goes into the interpreter snapshot: the code that boots the interpreter and takes it, and the
+# runtime's Python modules, imported into it (engine/repl/pool.ts). A change to any of them (a newer
+# fast-rlm with the same Pyodide and Deno) names a new snapshot instead of reusing an older one.
+SNAPSHOT_MAKERS = ("repl/worker.ts", "repl/supervisor.ts", "repl/repl_messages.ts", "repl/pool.ts")
+
+
+def _snapshot_makers_digest() -> str:
+    makers = [engine_dir() / name for name in SNAPSHOT_MAKERS] + sorted((engine_dir() / "repl").glob("*.py"))
+    return hashlib.sha256(b"".join(path.read_bytes() for path in makers)).hexdigest()[:12]
 
 
 def snapshot_file() -> Path:
     deno_version = importlib.metadata.version("deno")
-    makers = hashlib.sha256(b"".join((engine_dir() / name).read_bytes() for name in SNAPSHOT_MAKERS))
-    name = f"pyodide-{pyodide_version()}-deno-{deno_version}-{makers.hexdigest()[:12]}.snap"
+    name = f"pyodide-{pyodide_version()}-deno-{deno_version}-{_snapshot_makers_digest()}.snap"
     return (cache_dir() / "snapshots").resolve() / name
 
 
@@ -177,13 +167,19 @@ def install_npm_packages() -> None:
         "--entrypoint",
         *(str(engine_dir() / entry) for entry in ENGINE_ENTRYPOINTS),
     ]
+    run_setup_step(
+        command,
+        "Cannot fetch the engine's packages from the npm registry",
+        online_once("a proxy goes in HTTPS_PROXY, a private certificate authority in DENO_CERT"),
+    )
+    _install_marker().touch()
+
+
+def run_setup_step(command: list[str], what_failed: str, fix: str, fetches: bool = True) -> None:
+    """Runs a set-up command (deno) in the engine's directory with Deno's environment; a failure raises
+    setup_failure with its output."""
     completed = subprocess.run(
         command, env=deno_environment(), cwd=engine_dir(), capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
-        raise setup_failure(
-            "Cannot fetch the engine's packages from the npm registry",
-            completed.stderr,
-            online_once("a proxy goes in HTTPS_PROXY, a private certificate authority in DENO_CERT"),
-        )
-    _install_marker().touch()
+        raise setup_failure(what_failed, completed.stderr, fix, fetches=fetches)

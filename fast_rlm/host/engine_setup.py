@@ -9,23 +9,22 @@ works offline.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from fast_rlm.host.deno_setup import (
     deno_binary,
     deno_dir,
-    deno_environment,
     install_npm_packages,
     is_installed,
     offline_deno_run,
     refuse_web_storage,
+    run_setup_step,
     snapshot_file,
 )
 from fast_rlm.host.engine_process import repl_launch_paths
 from fast_rlm.host.python_packages import install_python_packages, python_packages_file
 from fast_rlm.host.resources import cache_dir, engine_dir
-from fast_rlm.host.setup_progress import SetupProgress, bytes_under, setup_failure
+from fast_rlm.host.setup_progress import SetupProgress, bytes_under
 
 # What the set-up's steps come to, for its messages: the npm packages as `deno install` leaves them
 # under DENO_DIR/npm (tests/newcomer/test_first_run.py checks the figure against the cache), the
@@ -78,14 +77,10 @@ def make_snapshot(replace: bool = False) -> Path:
         json.dumps(repl_launch_paths()),
         str(target),
     ]
-    completed = subprocess.run(
-        command, env=deno_environment(), cwd=engine_dir(), capture_output=True, text=True, check=False
+    run_setup_step(
+        command,
+        "Cannot make the interpreter snapshot",
+        "Run `fast-rlm setup --force` to make it again; if that fails too, report it with the output",
+        fetches=False,
     )
-    if completed.returncode != 0:
-        raise setup_failure(
-            "Cannot make the interpreter snapshot",
-            completed.stderr,
-            "Run `fast-rlm setup --force` to make it again; if that fails too, report it with the output",
-            fetches=False,
-        )
     return target

@@ -48,9 +48,11 @@ def run_timeline(index: LogIndex) -> RunTimeline:
     first_agent = min(
         (record.start_ts for record in index.agents.values() if record.start_ts is not None), default=None
     )
+    # Kept when it is under the log's millisecond: the engine starts its REPL processes before it
+    # logs run_start, so the root can start within the same millisecond.
     engine_start = (
         Span(start, first_agent)
-        if index.run_start is not None and first_agent is not None and first_agent > start
+        if index.run_start is not None and first_agent is not None and first_agent >= start
         else None
     )
     work_from = engine_start.end if engine_start is not None else start

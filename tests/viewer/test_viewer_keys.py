@@ -4,6 +4,7 @@ shows the run's caps; the timeline starts at run_start, draws the engine start a
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -18,7 +19,7 @@ from tui.steps import AgentSteps, TurnView
 from tui.timeline import ENGINE_START, GAP, Timeline
 
 pytest.register_assert_rewrite("tests.log_fixtures")
-from tests.log_fixtures import NORMALISED_LOG  # noqa: E402
+from tests.log_fixtures import NORMALISED_LOG, iter_events, write_lines  # noqa: E402
 from tests.test_tui import SIZE, in_event_loop, screen_text, shown_text  # noqa: E402
 
 pytest_plugins = ["tests.log_fixtures"]  # the session's real logs
@@ -164,3 +165,18 @@ def test_the_gantt_marks_the_engine_start_and_labels_the_gaps_like_the_timeline(
     # The axis starts at run_start: its first tick is 0, its last the run's length.
     ticks = re.findall(r'<text x="[\d.]+" y="\d+" text-anchor="middle">([\d.]+)s</text>', page)
     assert ticks[0] == "0.00" and ticks[-1] == f"{axis.duration_s:.2f}"
+
+
+def test_an_engine_start_under_the_logs_millisecond_is_still_marked(scripted_logs, tmp_path):
+    # The engine starts its REPL processes before it logs run_start, so the root can start within the
+    # same millisecond: the engine start is then a sliver, not missing.
+    events = list(iter_events(scripted_logs.no_cost))
+    run_start_ts = events[0]["ts"]
+    for event in events:
+        if event["event"] == "agent_start" and event["agent_id"] == "root":
+            event["ts"] = run_start_ts
+    log = write_lines(tmp_path / "same_ms.jsonl", [json.dumps(event) for event in events])
+
+    axis = run_timeline(LogIndex.open(log))
+    assert axis.engine_start is not None
+    assert axis.engine_start.start == axis.engine_start.end == run_start_ts

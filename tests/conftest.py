@@ -36,8 +36,12 @@ def scripted_server() -> Iterator[Callable[..., ScriptedModelServer]]:
     """Starts scripted servers on 127.0.0.1 for the test and stops them after it."""
     servers: list[ScriptedModelServer] = []
 
-    def start(responder: Responder, latency_s: float = 0.0) -> ScriptedModelServer:
-        server = ScriptedModelServer(responder, latency_s=latency_s).start()
+    def start(
+        responder: Responder, latency_s: float = 0.0, responder_may_block: bool = False
+    ) -> ScriptedModelServer:
+        server = ScriptedModelServer(
+            responder, latency_s=latency_s, responder_may_block=responder_may_block
+        ).start()
         servers.append(server)
         return server
 

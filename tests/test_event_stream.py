@@ -99,7 +99,7 @@ class GatedChild:
 
 def test_stream_yields_each_event_as_it_happens(scripted_server):
     model = GatedChild()
-    server = scripted_server(model)
+    server = scripted_server(model, responder_may_block=True)
     from_callback: list[LogEvent] = []
 
     async def consume() -> tuple[list[LogEvent], fast_rlm.RunStream]:

@@ -70,7 +70,7 @@ def test_three_subtasks_run_at_once_then_a_synthesis_combines_them(scripted_serv
             return repl("FINAL(' / '.join(part['answer'] for part in context['subtasks']))")
         return repl(f"FINAL({'did: ' + agent_task(request)!r})")
 
-    server = scripted_server(model)
+    server = scripted_server(model, responder_may_block=True)
     result = fast_rlm.run(TASK, mode="decompose", config=config_for(server), verbosity=0)
     assert server.peak_in_flight >= 3
     assert result["results"] == "did: describe apples / did: describe pears / did: describe plums"

@@ -126,7 +126,7 @@ class ChildrenAnswerTogether:
 
 
 def test_live_view_says_cost_is_not_available_when_the_provider_does_not_report_it(scripted_server):
-    server = scripted_server(ChildrenAnswerTogether())
+    server = scripted_server(ChildrenAnswerTogether(), responder_may_block=True)
     events: list[LogEvent] = []
     fast_rlm.run("squares", config=config_for(server), verbosity=0, on_event=events.append)
 

@@ -11,16 +11,20 @@ each reply reported and the peak of requests in flight.
 from __future__ import annotations
 
 import json
-import select
-import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
+from fast_rlm.scripted.loopback_http import (
+    Connection,
+    DaemonWorkers,
+    HttpRequest,
+    HttpResponse,
+    LoopbackHttpServer,
+)
 from fast_rlm.scripted.prompt_cache import PrefixCache
 from fast_rlm.scripted.wire import ChatRequest, read_request, reply_body
 
@@ -96,7 +100,7 @@ def repl(code: str) -> str:
     return f"```repl\n{code.strip()}\n```"
 
 
-def _missing_anthropic_header(request: ChatRequest, headers: Any) -> ScriptedReply | None:
+def _missing_anthropic_header(request: ChatRequest, headers: dict[str, str]) -> ScriptedReply | None:
     """The Anthropic API's refusal of a request without its key or version header."""
     if request.wire != "anthropic":
         return None
@@ -107,22 +111,20 @@ def _missing_anthropic_header(request: ChatRequest, headers: Any) -> ScriptedRep
     return None
 
 
-class _LoopbackHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512  # a fan-out opens a hundred connections at once
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up (timeouts, cancelled runs) are part of the script, not errors.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class ScriptedModelServer:
-    def __init__(self, responder: Responder, latency_s: float = 0.0) -> None:
+    """`responder_may_block`: the responder waits for something (a barrier other requests must reach,
+    a gate a test opens), so each call runs on a thread of its own. Otherwise it is called on the
+    server's event loop, which is the faster way for a thousand requests at once, and a blocked
+    responder would hold every other request up."""
+
+    def __init__(
+        self, responder: Responder, latency_s: float = 0.0, responder_may_block: bool = False
+    ) -> None:
         self.responder = responder
         self.latency_s = latency_s
+        self.responder_may_block = responder_may_block
         # Every request as the responder saw it (its messages' contents as strings, the system
-        # prompt first), and as it came over the wire, with its path and headers.
+        # prompt first), and as it came over the wire, with its path and (lower-cased) headers.
         self.requests: list[dict[str, Any]] = []
         self.wire_requests: list[dict[str, Any]] = []
         self.authorization_headers: list[str] = []
@@ -136,17 +138,16 @@ class ScriptedModelServer:
         self.peak_in_flight = 0
         self.prompt_cache = PrefixCache()
         self._lock = threading.Lock()
-        self._server = _LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread: threading.Thread | None = None
+        self._responders = DaemonWorkers()
+        self._http = LoopbackHttpServer(self._answer)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self.anthropic_base_url + "/v1"
 
     @property
     def anthropic_base_url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._http.address
         return f"http://{host}:{port}"
 
     @property
@@ -155,19 +156,52 @@ class ScriptedModelServer:
             return len(self.requests)
 
     def start(self) -> ScriptedModelServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def __enter__(self) -> ScriptedModelServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    async def _answer(self, http_request: HttpRequest, connection: Connection) -> HttpResponse | None:
+        """The reply to one request, or None when the script closes the connection instead."""
+        if http_request.method != "POST":
+            return HttpResponse(HTTPStatus.NOT_IMPLEMENTED, b"")
+        body = json.loads(http_request.body)
+        request = read_request(http_request.path, body)
+        wire = {"path": http_request.path, "headers": http_request.headers, "body": body}
+        timing = self._record(request, wire, http_request.headers.get("authorization", ""))
+        try:
+            if self.responder_may_block:
+                reply = await self._responders.run(
+                    lambda: self._scripted_reply(request, http_request.headers)
+                )
+            else:
+                reply = self._scripted_reply(request, http_request.headers)
+            if self.latency_s or reply.delay_s:
+                if await connection.client_left_within(self.latency_s + reply.delay_s):
+                    timing["client_left"] = time.monotonic()
+                    return None
+            if reply.drop_connection:
+                connection.drop()
+                return None
+        finally:
+            # Counted out before the response goes: once the client has it, it may send its next
+            # request at once, which must not find this one still counted.
+            self._settled()
+        reply_bytes = reply.body if reply.body is not None else json.dumps(self._completion(request, reply))
+        if isinstance(reply_bytes, str):
+            reply_bytes = reply_bytes.encode()
+        return HttpResponse(reply.status, reply_bytes, {"content-type": "application/json", **reply.headers})
+
+    def _scripted_reply(self, request: ChatRequest, headers: dict[str, str]) -> ScriptedReply:
+        reply = _missing_anthropic_header(request, headers) or self.responder(request.view)
+        return ScriptedReply(content=reply) if isinstance(reply, str) else reply
 
     def _record(
         self, request: ChatRequest, wire: dict[str, Any], authorization: str
@@ -186,70 +220,9 @@ class ScriptedModelServer:
         with self._lock:
             self.in_flight -= 1
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes; with Nagle's algorithm a kept-alive
-            # connection would wait ~40 ms for the client's delayed ACK between them.
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                body = json.loads(self.rfile.read(length))
-                request = read_request(self.path, body)
-                wire = {"path": self.path, "headers": dict(self.headers.items()), "body": body}
-                timing = server._record(request, wire, self.headers.get("authorization", ""))
-                try:
-                    answer = self._answer(request, timing)
-                finally:
-                    # Counted out before the response goes: once the client has it, it may send its
-                    # next request at once, which must not find this one still counted.
-                    server._settled()
-                if answer is None:
-                    return
-                reply, body = answer
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _answer(
-                self, request: ChatRequest, timing: dict[str, float | None]
-            ) -> tuple[ScriptedReply, bytes] | None:
-                """The reply and its body, or None when the connection is closed instead."""
-                reply = _missing_anthropic_header(request, self.headers) or server.responder(request.view)
-                if isinstance(reply, str):
-                    reply = ScriptedReply(content=reply)
-                if server.latency_s or reply.delay_s:
-                    if self._client_left_during(server.latency_s + reply.delay_s):
-                        timing["client_left"] = time.monotonic()
-                        self.close_connection = True
-                        return None
-                if reply.drop_connection:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    self.close_connection = True
-                    return None
-                body = reply.body if reply.body is not None else json.dumps(self._completion(request, reply))
-                return reply, body if isinstance(body, bytes) else body.encode()
-
-            def _client_left_during(self, seconds: float) -> bool:
-                """Waits out the simulated latency; True if the client hung up meanwhile."""
-                readable, _, _ = select.select([self.connection], [], [], seconds)
-                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-
-            def _completion(self, request: ChatRequest, reply: ScriptedReply) -> dict[str, Any]:
-                account = server.prompt_cache.account(request.view.get("model", ""), request.blocks)
-                body, usage = reply_body(request, reply, account)
-                with server._lock:
-                    server.reported_usage.append(usage)
-                return body
-
-        return Handler
+    def _completion(self, request: ChatRequest, reply: ScriptedReply) -> dict[str, Any]:
+        account = self.prompt_cache.account(request.view.get("model", ""), request.blocks)
+        body, usage = reply_body(request, reply, account)
+        with self._lock:
+            self.reported_usage.append(usage)
+        return body

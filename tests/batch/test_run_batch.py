@@ -30,7 +30,7 @@ def test_results_come_back_in_input_order_with_failures_in_place(scripted_server
         three_arrived.wait(timeout=60)
         return SQUARE
 
-    server = scripted_server(square_once_three_are_in, latency_s=0.05)
+    server = scripted_server(square_once_three_are_in, latency_s=0.05, responder_may_block=True)
     # A dict has no [0]: that agent's step fails on every call until its call budget ends.
     queries = [[1], [2], {"not": "a list"}, [4], [5], [6]]
     outcomes = fast_rlm.run_batch(

@@ -225,38 +225,9 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
     host_function_specs = [host_function_spec(function) for function in host_functions]
     check_unique(tools + host_function_specs)
     env_variables = _check_env_variables(arguments["env_variables"])
-    # Python models run on the host: they need no provider, key, endpoint or network.
-    named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
-    root_models = {resolved.primary_agent} - set(python_models)
-    child_models = (resolved.helper_models() | named_models) - set(python_models)
-    served = models_by_provider(root_models | child_models)
-    providers = set(served)
-    # A replay sends nothing: no key, no endpoint, no network.
-    live_providers = providers if plan is None or plan.live else set()
-    llm_kwargs = check_llm_kwargs(arguments["llm_kwargs"], "llm_kwargs", providers)
-    root_llm_kwargs = check_llm_kwargs(
-        arguments["root_llm_kwargs"], "root_llm_kwargs", set(models_by_provider(root_models))
-    )
-    sub_llm_kwargs = check_llm_kwargs(
-        arguments["sub_llm_kwargs"], "sub_llm_kwargs", set(models_by_provider(child_models))
-    )
     mcp = plan_mcp_servers(arguments["mcp_servers"])
     tracer_provider = resolve_tracer_provider(arguments["tracer_provider"])
-    # A provider no configured model uses gets its key only if one is set (an llm_query may name
-    # one of its models), and no network access.
-    api_key = resolved.resolved_api_key() if "openai" in live_providers else resolved.optional_api_key()
-    anthropic_api_key = (
-        resolved.resolved_anthropic_api_key(served["anthropic"])
-        if "anthropic" in live_providers
-        else resolved.optional_anthropic_api_key()
-    )
-    if plan is not None and not plan.live:
-        api_key = anthropic_api_key = None
-    model_urls = {
-        "openai": (resolved.resolved_base_url(), "base_url / RLM_MODEL_BASE_URL"),
-        "anthropic": (resolved.resolved_anthropic_base_url(), "anthropic_base_url / ANTHROPIC_BASE_URL"),
-    }
-    net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(live_providers)]
+    access = _model_access(arguments, resolved, agents, python_models, plan)
     session_directory = resolve_session_dir(arguments["session_id"], arguments["session_dir"])
     install_engine_dependencies(progress=SetupProgress.on_stderr() if level != SILENT else None)
 
@@ -270,8 +241,8 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
     setup = RunSetup(
         run_id=run_id,
         config=resolved.engine_fields(),
-        api_key=api_key or "",
-        anthropic_api_key=anthropic_api_key or "",
+        api_key=access.api_key or "",
+        anthropic_api_key=access.anthropic_api_key or "",
         instruction=instruction,
         mode=mode,
         log_file=str(log_file),
@@ -280,9 +251,9 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
         tools=tools,
         host_functions=host_function_specs,
         env_variables=env_variables,
-        llm_kwargs=llm_kwargs,
-        root_llm_kwargs=root_llm_kwargs,
-        sub_llm_kwargs=sub_llm_kwargs,
+        llm_kwargs=access.llm_kwargs,
+        root_llm_kwargs=access.root_llm_kwargs,
+        sub_llm_kwargs=access.sub_llm_kwargs,
         llm_kwargs_keys=known_keys_for_engine(),
         mcp_servers=mcp.servers,
         host_models=sorted(python_models),
@@ -306,7 +277,7 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
         setup,
         context,
         log_file,
-        net_hosts=[*net_hosts, *mcp.net_hosts],
+        net_hosts=[*access.net_hosts, *mcp.net_hosts],
         run_commands=mcp.run_commands,
         host_functions=HostFunctionRunner(host_functions),
         python_models=ModelRunner(python_models),
@@ -322,6 +293,58 @@ def prepare_run(arguments: dict[str, Any], plan: RecordingPlan | None = None) ->
         tracer=RunTracer(tracer_provider) if tracer_provider is not None else None,
         session=session,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _ModelAccess:
+    """What the engine may use to reach the run's models, each part checked."""
+
+    api_key: str | None
+    anthropic_api_key: str | None
+    net_hosts: list[str]  # the model endpoints' hosts, reachable
+    llm_kwargs: dict[str, Any]
+    root_llm_kwargs: dict[str, Any]
+    sub_llm_kwargs: dict[str, Any]
+
+
+def _model_access(
+    arguments: dict[str, Any],
+    resolved: RLMConfig,
+    agents: dict[str, Any],
+    python_models: dict[str, Any],
+    plan: RecordingPlan | None,
+) -> _ModelAccess:
+    # Python models run on the host: they need no provider, key, endpoint or network.
+    named_models = {agent["model"] for agent in agents.values() if agent["model"] is not None}
+    root_models = {resolved.primary_agent} - set(python_models)
+    child_models = (resolved.helper_models() | named_models) - set(python_models)
+    served = models_by_provider(root_models | child_models)
+    providers = set(served)
+    # A replay sends nothing: no key, no endpoint, no network.
+    live_providers = providers if plan is None or plan.live else set()
+    llm_kwargs = check_llm_kwargs(arguments["llm_kwargs"], "llm_kwargs", providers)
+    root_llm_kwargs = check_llm_kwargs(
+        arguments["root_llm_kwargs"], "root_llm_kwargs", set(models_by_provider(root_models))
+    )
+    sub_llm_kwargs = check_llm_kwargs(
+        arguments["sub_llm_kwargs"], "sub_llm_kwargs", set(models_by_provider(child_models))
+    )
+    # A provider no configured model uses gets its key only if one is set (an llm_query may name
+    # one of its models), and no network access.
+    api_key = resolved.resolved_api_key() if "openai" in live_providers else resolved.optional_api_key()
+    anthropic_api_key = (
+        resolved.resolved_anthropic_api_key(served["anthropic"])
+        if "anthropic" in live_providers
+        else resolved.optional_anthropic_api_key()
+    )
+    if plan is not None and not plan.live:
+        api_key = anthropic_api_key = None
+    model_urls = {
+        "openai": (resolved.resolved_base_url(), "base_url / RLM_MODEL_BASE_URL"),
+        "anthropic": (resolved.resolved_anthropic_base_url(), "anthropic_base_url / ANTHROPIC_BASE_URL"),
+    }
+    net_hosts = [_check_reachable(*model_urls[provider]) for provider in sorted(live_providers)]
+    return _ModelAccess(api_key, anthropic_api_key, net_hosts, llm_kwargs, root_llm_kwargs, sub_llm_kwargs)
 
 
 def _make_cache_dir(directory: str | None) -> None:

@@ -55,7 +55,7 @@ def transport_floor(children: int, latency_ms: int) -> Floor:
         finished = subprocess.run(
             [
                 *offline_deno_run(),
-                f"--allow-net=127.0.0.1:{server.anthropic_base_url.rsplit(':', 1)[1]}",
+                "--allow-net={}:{}".format(*server.address),
                 str(SCRIPT),
                 f"{server.base_url}/chat/completions",
                 str(children),

@@ -57,8 +57,8 @@ def _read_reply(sock: socket.socket) -> bytes:
 
 def test_a_kept_alive_connection_carries_one_request_after_another():
     with ScriptedModelServer(_echo) as server:
-        host, port = server.anthropic_base_url.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=WAIT_S)
+        host, port = server.address
+        connection = http.client.HTTPConnection(host, port, timeout=WAIT_S)
         answers = [_content(_post(connection, f"n{index}")) for index in range(3)]
         connection.close()
     assert answers == ["echo: n0", "echo: n1", "echo: n2"]
@@ -70,8 +70,8 @@ def test_a_request_whose_head_and_body_arrive_in_pieces_is_read_whole():
     text = "in pieces " + "x" * (2 << 20)
     head, body = _raw_request(_chat_body(text))
     with ScriptedModelServer(_echo) as server:
-        host, port = server.anthropic_base_url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=WAIT_S) as sock:
+        host, port = server.address
+        with socket.create_connection((host, port), timeout=WAIT_S) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for piece in (head[:7], head[7:], body[:10], body[10:]):
                 sock.sendall(piece)
@@ -86,11 +86,11 @@ def test_a_responder_that_raises_loses_its_connection_and_the_server_serves_on()
         return _echo(request)
 
     with ScriptedModelServer(responder) as server:
-        host, port = server.anthropic_base_url.removeprefix("http://").split(":")
-        failing = http.client.HTTPConnection(host, int(port), timeout=WAIT_S)
+        host, port = server.address
+        failing = http.client.HTTPConnection(host, port, timeout=WAIT_S)
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             _post(failing, "fail")
-        working = http.client.HTTPConnection(host, int(port), timeout=WAIT_S)
+        working = http.client.HTTPConnection(host, port, timeout=WAIT_S)
         assert _content(_post(working, "after")) == "echo: after"
 
 
@@ -103,10 +103,10 @@ def test_responders_that_may_block_wait_for_one_another_on_threads_of_their_own(
         return _echo(request)
 
     with ScriptedModelServer(responder, responder_may_block=True) as server:
-        host, port = server.anthropic_base_url.removeprefix("http://").split(":")
+        host, port = server.address
 
         def ask(text: str) -> str:
-            return _content(_post(http.client.HTTPConnection(host, int(port), timeout=WAIT_S), text))
+            return _content(_post(http.client.HTTPConnection(host, port, timeout=WAIT_S), text))
 
         with ThreadPoolExecutor(2) as pool:
             answers = sorted(pool.map(ask, ["a", "b"]))

@@ -1,10 +1,11 @@
 """The scripted model server's HTTP/1.1 layer: one asyncio event loop, in a daemon thread, serves
 every connection on 127.0.0.1.
 
-A thread a connection (http.server's way) made a fan-out of a thousand children pay for a thousand
-threads fighting over the GIL: replies came back up to 0.4 s after the simulated latency. On one
-loop they come back within a few milliseconds of it. The handler's own Python (a test's responder)
-may block, on a barrier or a gate, so it runs on `DaemonWorkers`, never on the loop.
+A thread a connection (http.server's way) made a fan-out of a thousand children start a thousand
+threads that contend for the GIL with the loop that answers them; one loop, with a listen backlog
+that holds the whole burst, took fan-out 1,000 at 500 ms from 1.88 to 1.70 s (benchmarks/README.md).
+A handler that must call blocking Python (a test's responder waiting on a barrier) hands it to
+`DaemonWorkers`, off the loop.
 
 Clients speak plain HTTP/1.1 with content-length bodies and wait for each reply before they send
 the next request on a connection (no pipelining, no chunked uploads), which is all the engine and
@@ -47,8 +48,7 @@ class HttpResponse:
 class Connection(asyncio.Protocol):
     """One client connection: reads its requests, hands each to the handler, writes the replies.
 
-    A protocol rather than streams: no task a connection and no task a wait, which halves the
-    server's CPU a request when a thousand arrive at once.
+    A protocol rather than streams: no task for a connection's reads and none for each wait.
     """
 
     def __init__(self, handler: Handler, connections: set[Connection]) -> None:
@@ -56,20 +56,20 @@ class Connection(asyncio.Protocol):
         self._connections = connections
         self._transport: asyncio.Transport | None = None
         self._received = bytearray()
-        self._busy = False  # a request is being answered; the next waits (no pipelining)
-        self._closed: asyncio.Future[bool] | None = None
+        self._answering: asyncio.Task[None] | None = None  # the request in hand; the next waits
+        self._lost = False
+        self._hangup: asyncio.Future[bool] | None = None  # resolved True if the client leaves
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._closed = asyncio.get_running_loop().create_future()
         self._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
-        assert self._closed is not None
-        if not self._closed.done():
-            self._closed.set_result(True)
+        self._lost = True
+        if self._hangup is not None:
+            _resolve(self._hangup, True)
 
     def data_received(self, data: bytes) -> None:
         self._received += data
@@ -77,17 +77,16 @@ class Connection(asyncio.Protocol):
 
     async def client_left_within(self, seconds: float) -> bool:
         """Waits `seconds`; True as soon as the client hangs up meanwhile."""
-        assert self._closed is not None
-        if self._closed.done():
+        if self._lost:
             return True
         loop = asyncio.get_running_loop()
-        waited: asyncio.Future[bool] = loop.create_future()
-        timer = loop.call_later(seconds, _resolve, waited, False)
-        self._closed.add_done_callback(lambda _closed: _resolve(waited, True))
+        self._hangup = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, self._hangup, False)
         try:
-            return await waited
+            return await self._hangup
         finally:
             timer.cancel()
+            self._hangup = None
 
     def drop(self) -> None:
         """Closes the connection without an answer, as a server that resets it does."""
@@ -102,13 +101,11 @@ class Connection(asyncio.Protocol):
             self._transport.close()
 
     def _next_request(self) -> None:
-        if self._busy:
+        if self._answering is not None:
             return
         request = _parsed_request(self._received)
-        if request is None:
-            return
-        self._busy = True
-        asyncio.get_running_loop().create_task(self._answer(request))
+        if request is not None:
+            self._answering = asyncio.get_running_loop().create_task(self._answer(request))
 
     async def _answer(self, request: HttpRequest) -> None:
         assert self._transport is not None
@@ -126,7 +123,7 @@ class Connection(asyncio.Protocol):
         if request.headers.get("connection", "").lower() == "close":
             self._transport.close()
             return
-        self._busy = False
+        self._answering = None
         self._next_request()
 
 

@@ -142,12 +142,17 @@ class ScriptedModelServer:
         self._http = LoopbackHttpServer(self._answer)
 
     @property
+    def address(self) -> tuple[str, int]:
+        """The host and port it listens on."""
+        return self._http.address
+
+    @property
     def base_url(self) -> str:
         return self.anthropic_base_url + "/v1"
 
     @property
     def anthropic_base_url(self) -> str:
-        host, port = self._http.address
+        host, port = self.address
         return f"http://{host}:{port}"
 
     @property

@@ -59,6 +59,9 @@ peak RSS: this Python process + the deno engine + its REPL processes, sampled ev
   over runs; 1 MB = 2^20 bytes. Pages the processes share (the deno binary) count once per process.
 peak PSS: the same, with each shared page divided among the processes that map it: what the
   machine holds. Sampled every 200 ms (reading page maps costs CPU).
+engine CPU: CPU seconds the engine and its REPL processes used (the median over runs). server CPU:
+  this Python process's: the scripted model server, the run's host side and the memory sampler.
+  Both share the machine's cores: on 2 cores, a run cannot take less than their sum / 2.
 other CPU: cores that everything outside this process tree used during the run (the max over runs);
   above ~0.2 the machine was busy and the wall times are skewed.
 check: results complete and in order, and exactly the expected number of model requests."""
@@ -130,6 +133,8 @@ class Measurement:
     peak_rss_mb: float
     peak_pss_mb: float
     other_cpu_cores: float  # what the rest of the machine used meanwhile
+    engine_cpu_s: float  # the engine and its REPL processes
+    server_cpu_s: float  # this process: the scripted model server, the run's host side, the sampler
     requests: int
     problem: str | None  # None when the results are complete and in order
 
@@ -164,6 +169,14 @@ class Row:
     @property
     def other_cpu_cores(self) -> float:
         return max(m.other_cpu_cores for m in self.measurements)
+
+    @property
+    def engine_cpu_s(self) -> float:
+        return statistics.median(m.engine_cpu_s for m in self.measurements)
+
+    @property
+    def server_cpu_s(self) -> float:
+        return statistics.median(m.server_cpu_s for m in self.measurements)
 
     @property
     def requests(self) -> list[int]:
@@ -323,6 +336,8 @@ def measure(
         peak_rss_mb=peak.peak_mb,
         peak_pss_mb=peak.peak_pss_mb,
         other_cpu_cores=other.cores,
+        engine_cpu_s=other.children_cpu_s,
+        server_cpu_s=other.this_process_cpu_s,
         requests=requests,
         problem=problem,
     )
@@ -376,6 +391,8 @@ def report(rows: list[Row]) -> tuple[bool, bool]:
                 f"{first_request:.2f}" if first_request is not None else "-",
                 f"{row.peak_rss_mb:.0f}",
                 f"{row.peak_pss_mb:.0f}",
+                f"{row.engine_cpu_s:.2f}",
+                f"{row.server_cpu_s:.2f}",
                 f"{row.other_cpu_cores:.2f}",
                 "/".join(map(str, row.requests)),
                 str(row.scenario.expected_requests),
@@ -393,6 +410,8 @@ def report(rows: list[Row]) -> tuple[bool, bool]:
             "1st req s",
             "peak RSS MB",
             "peak PSS MB",
+            "engine CPU s",
+            "server CPU s",
             "other CPU",
             "requests",
             "expected",

@@ -98,22 +98,28 @@ def _machine_busy_cpu_s() -> float:
     return sum(getattr(times, name, 0.0) for name in fields)
 
 
-def _own_cpu_s(process: psutil.Process) -> float:
-    """This process's CPU time plus that of its children it has waited for (the finished engine)."""
+def _own_cpu_s(process: psutil.Process) -> tuple[float, float]:
+    """This process's CPU time, and that of the children it has waited for. The finished engine is
+    one, and it waits for its REPL processes, so the second figure holds them too."""
     times = process.cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
+    return times.user + times.system, times.children_user + times.children_system
 
 
 class OtherCPULoad:
     """`with OtherCPULoad() as other: ...` then `other.cores`: the CPU the rest of the machine used
-    meanwhile, in cores. Measure only around code that waits for the children it starts."""
+    meanwhile, in cores. Also what this process tree used: `other.children_cpu_s` (the engine and
+    its REPL processes) and `other.this_process_cpu_s` (here: the scripted model server, the host
+    side of the run and the memory sampler). Measure only around code that waits for the children it
+    starts."""
 
     def __init__(self) -> None:
         self.cores = 0.0
+        self.children_cpu_s = 0.0
+        self.this_process_cpu_s = 0.0
         self._process = psutil.Process()
         self._started_at = 0.0
         self._machine_start_s = 0.0
-        self._own_start_s = 0.0
+        self._own_start_s = (0.0, 0.0)
 
     def __enter__(self) -> OtherCPULoad:
         self._started_at = time.perf_counter()
@@ -124,7 +130,10 @@ class OtherCPULoad:
     def __exit__(self, *exc_info: object) -> None:
         elapsed_s = time.perf_counter() - self._started_at
         machine_s = _machine_busy_cpu_s() - self._machine_start_s
-        own_s = _own_cpu_s(self._process) - self._own_start_s
+        this_process_s, children_s = _own_cpu_s(self._process)
+        self.this_process_cpu_s = this_process_s - self._own_start_s[0]
+        self.children_cpu_s = children_s - self._own_start_s[1]
+        own_s = self.this_process_cpu_s + self.children_cpu_s
         self.cores = max(0.0, machine_s - own_s) / elapsed_s if elapsed_s > 0 else 0.0
 
 

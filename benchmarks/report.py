@@ -103,6 +103,8 @@ def fanout_figures(fanouts: list[int], latencies: list[int], repeat: int, log_di
                         "floor_s": floor.wall_s,
                         "requests": measured.requests,
                         "other_cpu": max(run.other_cpu_cores for run in runs),
+                        "engine_cpu_s": measured.engine_cpu_s,
+                        "server_cpu_s": measured.server_cpu_s,
                     },
                     measured.problem is None and measured.requests == children + 1,
                     f"python benchmarks/fanout.py --fanouts {children} --chain-depth 0 "
@@ -337,6 +339,26 @@ def issue_targets(sections: dict[str, list[Figure]]) -> list[TargetCheck]:
     ]
 
 
+def fanout_cpu_note(figures: list[Figure]) -> list[str]:
+    """What the children of the largest 500 ms fan-out cost in CPU, beside what the target allows."""
+    at_500 = {f.extra["children"]: f for f in figures if f.extra["latency_ms"] == 500 and f.ok}
+    if 1 not in at_500 or max(at_500) == 1:
+        return []
+    one, many = at_500[1], at_500[max(at_500)]
+    children = many.extra["children"] - 1
+    engine_s = many.extra["engine_cpu_s"] - one.extra["engine_cpu_s"]
+    server_s = many.extra["server_cpu_s"] - one.extra["server_cpu_s"]
+    cores = psutil.cpu_count() or 1
+    return [
+        "",
+        f"**CPU per child.** {many.label} used {engine_s + server_s:.2f} s more CPU than {one.label} "
+        f"(engine and REPL processes {engine_s:.2f} s, scripted server and host {server_s:.2f} s): "
+        f"{(engine_s + server_s) / children * 1000:.2f} ms a child. Spread perfectly over {cores} cores "
+        f"that is {(engine_s + server_s) / cores:.2f} s, and most of it falls between the root's reply and "
+        "the children's requests leaving, or after their replies, where it adds to the wall time.",
+    ]
+
+
 def table(figures: list[Figure], columns: list[tuple[str, Any]]) -> str:
     header = "| " + " | ".join(name for name, _ in columns) + " | check | command |"
     lines = [header, "|" + "---|" * (len(columns) + 2)]
@@ -408,10 +430,16 @@ def write_report(
                     ("transport floor s", lambda f: f"{f.extra['floor_s']:.2f}"),
                     ("1st request s", lambda f: f"{f.extra['first_request_s']:.2f}"),
                     peak,
+                    ("engine CPU s", lambda f: f"{f.extra['engine_cpu_s']:.2f}"),
+                    ("server CPU s", lambda f: f"{f.extra['server_cpu_s']:.2f}"),
                     ("other CPU", lambda f: f"{f.extra['other_cpu']:.2f}"),
                 ],
             ),
+            "",
+            "Engine CPU: the engine and its REPL processes; server CPU: the scripted model server and "
+            "the run's host side (this process). Both share the machine's cores with each other.",
         ]
+        out += fanout_cpu_note(sections["fanout"])
         start = next(
             (f for f in sections["fanout"] if f.extra["children"] == 1 and f.extra["latency_ms"] == 0), None
         )
